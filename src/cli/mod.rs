@@ -1,0 +1,65 @@
+//! Command-line edge: flags in, library calls, output and exit codes out.
+//!
+//! Exit codes are decided here and nowhere else:
+//! - 0: success (the check passed, the action was done or nothing needed doing);
+//! - 1: checked and found wanting (an invalid signature, an unsatisfied requirement, …);
+//! - 2: could not run (bad input, unreadable file, wrong arguments).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod inspect;
+mod output;
+
+/// What a command reports back to `main`, before it becomes an exit code.
+pub enum Outcome {
+    /// Everything checked out, or the action was done.
+    Success,
+    /// The command ran to the end and found a problem it has already reported.
+    Wanting,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "smbless",
+    version,
+    about = "Open, portable SMJobBless: inspect, verify and install privileged macOS helpers",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the slices, embedded plists and code-signature location of a Mach-O, ELF or app bundle.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Parse the arguments, run the command and map its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Wanting) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

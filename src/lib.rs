@@ -1,0 +1,23 @@
+//! smbless: what Apple's `SMJobBless` does, done openly and portably.
+//!
+//! The library is layered; each layer imports only the ones below it:
+//!
+//! 1. [`container`]: Mach-O (thin, fat, fat64) and ELF files, slices, sections, the location of
+//!    the code signature. Zero-copy, bounds-checked, every error carries a file offset.
+//! 2. [`plists`]: the Info.plist and launchd plist embedded in a binary (`__TEXT,__info_plist`,
+//!    `__TEXT,__launchd_plist`, or ELF `.info_plist` / `.launchd_plist`) and bundle plists.
+//! 3. [`bundle`]: an app bundle's layout (`Contents/Info.plist`, the main executable, the helpers
+//!    in `Contents/Library/LaunchServices`).
+//! 4. [`inspect`]: a serialisable report of all of the above for one path.
+//!
+//! No function in this library panics on malformed input or allocates from an unchecked
+//! length field.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bundle;
+pub mod container;
+pub mod inspect;
+pub mod mapped;
+pub mod plists;
