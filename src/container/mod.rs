@@ -331,3 +331,6 @@ fn read_magic(data: &[u8]) -> Result<u32, ContainerError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;
