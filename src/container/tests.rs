@@ -424,3 +424,30 @@ fn errors_inside_fat_slices_carry_absolute_offsets() {
     let err = Container::parse(&file).unwrap_err();
     assert_eq!(err.offset, 0x1000 + 20);
 }
+
+#[test]
+fn thirty_two_bit_images_are_read() {
+    // i386: 28-byte header, LC_SEGMENT (56) with one 68-byte section.
+    let mut w = Writer::new(true);
+    w.out.extend_from_slice(&[0xce, 0xfa, 0xed, 0xfe]);
+    w.u32(7).u32(3).u32(2).u32(1).u32(56 + 68).u32(0);
+    w.u32(0x1).u32(56 + 68).name("__TEXT");
+    w.u32(0x1000)
+        .u32(0x200)
+        .u32(0)
+        .u32(0x200)
+        .u32(5)
+        .u32(5)
+        .u32(1)
+        .u32(0);
+    w.name("__launchd_plist").name("__TEXT").u32(0x1100).u32(8);
+    w.u32(0x100).u32(0).u32(0).u32(0).u32(0).u32(0).u32(0);
+    let mut image = w.out;
+    image.resize(0x200, 0);
+    let c = Container::parse(&image).unwrap();
+    let s = &c.slices()[0];
+    assert_eq!(s.arch().name, "i386");
+    assert!(!s.is_64());
+    let sect = s.section("__TEXT", "__launchd_plist").unwrap();
+    assert_eq!((sect.offset, sect.data.len()), (0x100, 8));
+}
