@@ -1,0 +1,124 @@
+//! Code-page hashing: every page of every CodeDirectory, straight from the memory map, split
+//! across cores with scoped threads.
+
+use sha2::digest::Digest;
+
+use super::directory::CodeDirectory;
+use super::hash::HashType;
+
+/// At most this many mismatching pages are listed by index; the count is always exact.
+pub const MAX_LISTED_PAGES: usize = 16;
+
+/// Pages whose hash did not match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageMismatches {
+    /// How many pages mismatched.
+    pub count: u64,
+    /// The first [`MAX_LISTED_PAGES`] of them, ascending.
+    pub pages: Vec<u64>,
+}
+
+/// The number of worker threads to use when the caller says 0 ("as many as there are cores").
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Hash every code page of `cd` over `code` (the slice bytes up to the code limit) and compare
+/// with the stored slot hashes. `threads` of 0 means one per core.
+///
+/// The caller must have checked that `code.len()` equals the code limit and that the slot count
+/// matches; pages beyond the stored slots are counted as mismatches.
+pub fn check_pages(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
+    let threads = if threads == 0 { default_threads() } else { threads };
+    match cd.hash_type {
+        HashType::Sha1 => run::<sha1::Sha1>(cd, code, threads),
+        HashType::Sha256 | HashType::Sha256Truncated => run::<sha2::Sha256>(cd, code, threads),
+        HashType::Sha384 => run::<sha2::Sha384>(cd, code, threads),
+    }
+}
+
+fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
+    let page = cd.page_size().map_or(code.len().max(1), |p| usize::try_from(p).unwrap_or(usize::MAX));
+    let pages: Vec<&[u8]> = if code.is_empty() { Vec::new() } else { code.chunks(page).collect() };
+    let hashes = cd.code_hashes();
+    let hs = cd.hash_type.size();
+    let n = pages.len();
+    let threads = threads.clamp(1, n.max(1));
+    // Small inputs are not worth a thread.
+    let threads = if code.len() < (1 << 20) { 1 } else { threads };
+    let per = n.div_ceil(threads);
+    let check_range = |start: usize, end: usize| -> PageMismatches {
+        let mut out = PageMismatches::default();
+        for i in start..end {
+            let ok = match (pages.get(i), i.checked_mul(hs).and_then(|o| hashes.get(o..o.checked_add(hs)?))) {
+                (Some(p), Some(stored)) => {
+                    let d = D::digest(p);
+                    d.get(..hs) == Some(stored)
+                }
+                _ => false,
+            };
+            if !ok {
+                out.count += 1;
+                if out.pages.len() < MAX_LISTED_PAGES {
+                    out.pages.push(i as u64);
+                }
+            }
+        }
+        out
+    };
+    if threads <= 1 {
+        return check_range(0, n);
+    }
+    let results: Vec<PageMismatches> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let start = (t * per).min(n);
+                let end = ((t + 1) * per).min(n);
+                let f = &check_range;
+                s.spawn(move || f(start, end))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(PageMismatches { count: 1, pages: Vec::new() }))
+            .collect()
+    });
+    let mut total = PageMismatches::default();
+    for r in results {
+        total.count += r.count;
+        for p in r.pages {
+            if total.pages.len() < MAX_LISTED_PAGES {
+                total.pages.push(p);
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codesign::directory::tests::build;
+
+    #[test]
+    fn finds_the_modified_page_with_one_and_many_threads() {
+        let mut code = vec![0u8; 3 << 20];
+        for (i, b) in code.iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        for ht in [HashType::Sha1, HashType::Sha256, HashType::Sha256Truncated, HashType::Sha384] {
+            let raw = build(0x20400, ht, "x", None, &code, 12, &[]);
+            let cd = CodeDirectory::parse(&raw, 0, 0).unwrap();
+            for t in [1, 2, 3] {
+                assert_eq!(check_pages(&cd, &code, t).count, 0);
+            }
+            let mut bad = code.clone();
+            bad[5 * 4096 + 7] ^= 1;
+            bad[700 * 4096] ^= 1;
+            for t in [1, 2, 3] {
+                let m = check_pages(&cd, &bad, t);
+                assert_eq!(m, PageMismatches { count: 2, pages: vec![5, 700] }, "{ht} threads {t}");
+            }
+        }
+    }
+}
