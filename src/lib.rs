@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
+pub mod client;
 pub mod codesign;
 pub mod container;
 pub mod inspect;
