@@ -23,3 +23,4 @@ pub mod container;
 pub mod inspect;
 pub mod mapped;
 pub mod plists;
+pub mod version;
