@@ -32,7 +32,9 @@ pub enum VersionError {
         count: usize,
     },
     /// A component is empty (`"1..2"`, `".1"`, `"1."`).
-    #[error("CFBundleVersion {version:?}: component {index} is empty; expected a non-negative integer")]
+    #[error(
+        "CFBundleVersion {version:?}: component {index} is empty; expected a non-negative integer"
+    )]
     EmptyComponent {
         /// The version string.
         version: String,
