@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod inspect;
 mod output;
+mod signature;
 
 /// What a command reports back to `main`, before it becomes an exit code.
 pub enum Outcome {
@@ -36,6 +37,9 @@ struct Cli {
 enum Command {
     /// Show the slices, embedded plists and code-signature location of a Mach-O, ELF or app bundle.
     Inspect(inspect::InspectArgs),
+    /// Read and verify code signatures.
+    #[command(subcommand)]
+    Signature(signature::SignatureCommand),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -53,6 +57,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Signature(cmd) => signature::run(cmd),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

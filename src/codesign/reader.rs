@@ -42,13 +42,6 @@ impl<'a> Reader<'a> {
         Ok(b.first().copied().unwrap_or(0))
     }
 
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, SignatureError> {
-        let b = self.take(2, field)?;
-        let mut a = [0u8; 2];
-        a.copy_from_slice(b);
-        Ok(u16::from_be_bytes(a))
-    }
-
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, SignatureError> {
         let b = self.take(4, field)?;
         let mut a = [0u8; 4];
@@ -62,15 +55,6 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(b);
         Ok(u64::from_be_bytes(a))
     }
-}
-
-/// Read a big-endian `u32` at `offset` of `data`, if it is there.
-pub(crate) fn be_u32_at(data: &[u8], offset: usize) -> Option<u32> {
-    let end = offset.checked_add(4)?;
-    let b = data.get(offset..end)?;
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b);
-    Some(u32::from_be_bytes(a))
 }
 
 /// Lower-case hex of `bytes`.

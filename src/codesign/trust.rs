@@ -192,8 +192,8 @@ pub struct Chain {
     pub certs: Vec<CapturedX509Certificate>,
     /// The anchor reached, if any.
     pub anchor: Option<AnchorKind>,
-    /// Policy failures (each names the certificate and the rule).
-    pub problems: Vec<String>,
+    /// Policy failures: (problem code, message naming the certificate and the rule).
+    pub problems: Vec<(&'static str, String)>,
 }
 
 /// Short display of a certificate for messages.
@@ -225,7 +225,7 @@ pub fn build_chain(
             break;
         }
         if chain.certs.len() >= MAX_CHAIN_LENGTH {
-            chain.problems.push(format!("chain is longer than {MAX_CHAIN_LENGTH} certificates"));
+            chain.problems.push(("chain-untrusted", format!("chain is longer than {MAX_CHAIN_LENGTH} certificates")));
             break;
         }
         let issuer = find_issuer(&current, bag, anchors, &chain.certs);
@@ -236,17 +236,17 @@ pub fn build_chain(
             }
             None => {
                 if current.subject_is_issuer() && current.verify_signed_by_certificate(&current).is_ok() {
-                    chain.problems.push(format!(
+                    chain.problems.push(("chain-untrusted", format!(
                         "chain ends at the self-signed \"{}\" (SHA-256 {}), which is not a trusted anchor",
                         describe(&current),
                         hex(&sha256(current.constructed_data()))
-                    ));
+                    )));
                 } else {
-                    chain.problems.push(format!(
+                    chain.problems.push(("chain-untrusted", format!(
                         "no issuer found for \"{}\" (issuer \"{}\"): the chain does not reach a trusted anchor",
                         describe(&current),
                         current.issuer_common_name().unwrap_or_default()
-                    ));
+                    )));
                 }
                 break;
             }
@@ -334,17 +334,20 @@ fn check_policy(chain: &mut Chain, at: DateTime<Utc>, purpose: Purpose) {
         let name = describe(cert);
         let (nb, na) = (cert.validity_not_before(), cert.validity_not_after());
         if at < nb || at > na {
-            chain.problems.push(format!(
-                "certificate \"{name}\" is not valid at {}: valid from {} to {}",
-                at.to_rfc3339(),
-                nb.to_rfc3339(),
-                na.to_rfc3339()
+            chain.problems.push((
+                "certificate-validity",
+                format!(
+                    "certificate \"{name}\" is not valid at {}: valid from {} to {}",
+                    at.to_rfc3339(),
+                    nb.to_rfc3339(),
+                    na.to_rfc3339()
+                ),
             ));
         }
         let exts = extensions(cert);
         for (oid, critical, _) in &exts {
             if *critical && !ALLOWED_CRITICAL.contains(&oid.as_str()) && !oid.starts_with(APPLE_MARKER_PREFIX) {
-                chain.problems.push(format!("certificate \"{name}\" has an unknown critical extension {oid}"));
+                chain.problems.push(("critical-extension", format!("certificate \"{name}\" has an unknown critical extension {oid}")));
             }
         }
         let find = |o: &str| exts.iter().find(|(oid, _, _)| oid == o).map(|(_, _, v)| v.as_slice());
@@ -355,19 +358,21 @@ fn check_policy(chain: &mut Chain, at: DateTime<Utc>, purpose: Purpose) {
                     let below = i.saturating_sub(1) as i64;
                     if let Some(p) = path {
                         if below > p {
-                            chain.problems.push(format!(
-                                "certificate \"{name}\" allows {p} intermediate CAs below it, the chain has {below}"
+                            chain.problems.push((
+                                "certificate-path-length",
+                                format!("certificate \"{name}\" allows {p} intermediate CAs below it, the chain has {below}"),
                             ));
                         }
                     }
                 }
-                _ => chain.problems.push(format!(
-                    "certificate \"{name}\" issues another certificate but is not a CA (basicConstraints cA is not true)"
+                _ => chain.problems.push((
+                    "certificate-not-ca",
+                    format!("certificate \"{name}\" issues another certificate but is not a CA (basicConstraints cA is not true)"),
                 )),
             }
             if let Some(v) = find(OID_KEY_USAGE) {
                 if key_usage_bit(v, 5) != Some(true) {
-                    chain.problems.push(format!("certificate \"{name}\" issues certificates but its keyUsage lacks keyCertSign"));
+                    chain.problems.push(("certificate-key-usage", format!("certificate \"{name}\" issues certificates but its keyUsage lacks keyCertSign")));
                 }
             }
         } else {
@@ -377,21 +382,23 @@ fn check_policy(chain: &mut Chain, at: DateTime<Utc>, purpose: Purpose) {
             };
             match find(OID_EXT_KEY_USAGE).map(eku_oids) {
                 Some(Some(list)) if list.iter().any(|o| o == want || o == OID_EKU_ANY) => {}
-                Some(_) => chain
-                    .problems
-                    .push(format!("leaf certificate \"{name}\" extendedKeyUsage does not include {label} ({want})")),
-                None => chain
-                    .problems
-                    .push(format!("leaf certificate \"{name}\" has no extendedKeyUsage; {label} ({want}) is required")),
+                Some(_) => chain.problems.push((
+                    "leaf-eku",
+                    format!("leaf certificate \"{name}\" extendedKeyUsage does not include {label} ({want})"),
+                )),
+                None => chain.problems.push((
+                    "leaf-eku",
+                    format!("leaf certificate \"{name}\" has no extendedKeyUsage; {label} ({want}) is required"),
+                )),
             }
             if let Some(v) = find(OID_KEY_USAGE) {
                 if key_usage_bit(v, 0) != Some(true) {
-                    chain.problems.push(format!("leaf certificate \"{name}\" keyUsage lacks digitalSignature"));
+                    chain.problems.push(("certificate-key-usage", format!("leaf certificate \"{name}\" keyUsage lacks digitalSignature")));
                 }
             }
             if n > 1 {
                 if let Some((true, _)) = find(OID_BASIC_CONSTRAINTS).and_then(basic_constraints) {
-                    chain.problems.push(format!("leaf certificate \"{name}\" is a CA certificate"));
+                    chain.problems.push(("leaf-is-ca", format!("leaf certificate \"{name}\" is a CA certificate")));
                 }
             }
         }

@@ -1,0 +1,421 @@
+//! Examine a file or an app bundle: every slice's signature read, and (when asked) verified,
+//! with the bundle's resource seal and nested code.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use x509_certificate::CapturedX509Certificate;
+
+use super::hash::HashType;
+use super::reader::hex;
+use super::seal::{self, CodeResources, Finding};
+use super::signature::SliceSignature;
+use super::trust::AnchorKind;
+use super::verify::{verify_slice, Kind, Problem, SealContext, VerifyOptions};
+use crate::bundle::{Bundle, BundleError};
+use crate::container::{Container, ContainerError};
+use crate::mapped::MappedFile;
+use crate::plists::{self, EmbeddedKind};
+
+/// How deep nested code is followed.
+pub const MAX_NESTING: usize = 8;
+
+/// The path could not be examined at all (as opposed to examined and found wanting).
+#[derive(Debug, thiserror::Error)]
+pub enum ExamineError {
+    /// The file could not be opened or mapped.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a Mach-O or ELF container.
+    #[error("{path}: {source}")]
+    Container {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ContainerError,
+    },
+    /// The bundle's layout or Info.plist could not be read.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// `--arch` named an architecture the file does not have.
+    #[error("{path}: no slice for architecture {arch} (has: {available})")]
+    NoSuchArch {
+        /// The file.
+        path: PathBuf,
+        /// The architecture asked for.
+        arch: String,
+        /// What there is.
+        available: String,
+    },
+}
+
+/// What to do.
+#[derive(Clone)]
+pub struct ExamineOptions {
+    /// Trust and time settings.
+    pub verify: VerifyOptions,
+    /// Hash pages, special slots and resources (verification). Without it only the CMS
+    /// binding and chain are judged (cheap), for `show`.
+    pub integrity: bool,
+    /// Only this architecture (`arm64`, `x86_64`, …).
+    pub arch: Option<String>,
+}
+
+/// One slice's signature, owned: what `show` prints, what `verify` judged, and what the
+/// requirement engine evaluates against.
+#[derive(Clone)]
+pub struct SignedSlice {
+    /// Architecture name.
+    pub arch: String,
+    /// How it is signed.
+    pub kind: Kind,
+    /// The primary CodeDirectory's identifier.
+    pub identifier: Option<String>,
+    /// Its team identifier.
+    pub team_id: Option<String>,
+    /// The primary cdhash (20 bytes).
+    pub cdhash: Option<Vec<u8>>,
+    /// Every CodeDirectory's (hash type, cdhash), primary first.
+    pub cdhashes: Vec<(HashType, Vec<u8>)>,
+    /// The primary CodeDirectory's flags.
+    pub flags: u32,
+    /// Its version.
+    pub code_directory_version: Option<u32>,
+    /// Its page size in bytes (`None` = one page).
+    pub page_size: Option<u64>,
+    /// Its `platform` byte.
+    pub platform: u8,
+    /// The CMS signing time.
+    pub signing_time: Option<DateTime<Utc>>,
+    /// The verified time-stamp time.
+    pub timestamp: Option<DateTime<Utc>>,
+    /// The certificate chain, leaf first (the CMS bag when no chain could be built).
+    pub certificates: Vec<CapturedX509Certificate>,
+    /// The anchor the chain reached.
+    pub anchor: Option<AnchorKind>,
+    /// The entitlements (XML blob, else DER blob).
+    pub entitlements: Option<plist::Value>,
+    /// The Info.plist bound to this code (bundle Info.plist or `__info_plist`).
+    pub info_plist: Option<plist::Dictionary>,
+    /// The requirement set blob, raw (`0xfade0c01`).
+    pub requirements: Option<Vec<u8>>,
+    /// Launch-constraint blobs (slot, raw bytes).
+    pub launch_constraints: Vec<(u32, Vec<u8>)>,
+    /// Problems found (only meaningful when integrity was checked).
+    pub problems: Vec<Problem>,
+}
+
+impl SignedSlice {
+    /// No problems.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The result of examining a path.
+#[derive(Clone)]
+pub struct Examination {
+    /// The path given.
+    pub path: PathBuf,
+    /// The main executable when `path` is a bundle.
+    pub executable: Option<PathBuf>,
+    /// One entry per slice examined.
+    pub slices: Vec<SignedSlice>,
+    /// Problems of the bundle as a whole (resource seal, nested code).
+    pub problems: Vec<Problem>,
+    /// Whether integrity was checked.
+    pub verified: bool,
+}
+
+impl Examination {
+    /// Valid: every slice valid, no bundle-level problem.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty() && self.slices.iter().all(SignedSlice::is_valid)
+    }
+
+    /// All problems, slice problems prefixed with their architecture.
+    pub fn all_problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.problems.iter().map(|p| p.to_string()).collect();
+        for s in &self.slices {
+            for p in &s.problems {
+                out.push(format!("{}: {p}", s.arch));
+            }
+        }
+        out
+    }
+}
+
+fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let f = fs::File::open(path)?;
+    let mut v = Vec::new();
+    f.take(max.saturating_add(1)).read_to_end(&mut v)?;
+    if v.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Examine `path`: an app bundle (a directory with `Contents/`) or a single Mach-O/ELF file.
+pub fn examine(path: &Path, opts: &ExamineOptions) -> Result<Examination, ExamineError> {
+    examine_at(path, opts, 0)
+}
+
+fn examine_at(path: &Path, opts: &ExamineOptions, depth: usize) -> Result<Examination, ExamineError> {
+    if Bundle::is_bundle(path) {
+        examine_bundle(path, opts, depth)
+    } else {
+        let mut ex = examine_file(path, opts, None)?;
+        ex.path = path.to_path_buf();
+        Ok(ex)
+    }
+}
+
+struct BundleContext {
+    info_plist_raw: Vec<u8>,
+    info_plist: plist::Dictionary,
+    code_resources: Option<Vec<u8>>,
+}
+
+fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContext>) -> Result<Examination, ExamineError> {
+    let map = MappedFile::open(path).map_err(|source| ExamineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let container = Container::parse(map.bytes()).map_err(|source| ExamineError::Container {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Some(a) = &opts.arch {
+        if !container.slices().iter().any(|s| &s.arch().name == a) {
+            return Err(ExamineError::NoSuchArch {
+                path: path.to_path_buf(),
+                arch: a.clone(),
+                available: container
+                    .slices()
+                    .iter()
+                    .map(|s| s.arch().name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let mut slices = Vec::new();
+    for slice in container.slices() {
+        if opts.arch.as_ref().is_some_and(|a| a != &slice.arch().name) {
+            continue;
+        }
+        let arch = slice.arch().name.clone();
+        let mut out = SignedSlice {
+            arch: arch.clone(),
+            kind: Kind::Unsigned,
+            identifier: None,
+            team_id: None,
+            cdhash: None,
+            cdhashes: Vec::new(),
+            flags: 0,
+            code_directory_version: None,
+            page_size: None,
+            platform: 0,
+            signing_time: None,
+            timestamp: None,
+            certificates: Vec::new(),
+            anchor: None,
+            entitlements: None,
+            info_plist: None,
+            requirements: None,
+            launch_constraints: Vec::new(),
+            problems: Vec::new(),
+        };
+        let embedded_info = plists::embedded(slice, EmbeddedKind::Info);
+        out.info_plist = match bundle {
+            Some(b) => Some(b.info_plist.clone()),
+            None => embedded_info.as_ref().ok().and_then(|p| p.as_ref().map(|p| p.dictionary().clone())),
+        };
+        let sig = match SliceSignature::read(slice) {
+            Ok(Some(sig)) => sig,
+            Ok(None) => {
+                out.problems.push(Problem::new("unsigned", "there is no code signature (LC_CODE_SIGNATURE)"));
+                slices.push(out);
+                continue;
+            }
+            Err(e) => {
+                out.kind = Kind::Untrusted;
+                out.problems.push(Problem::new("signature-unreadable", e.to_string()));
+                slices.push(out);
+                continue;
+            }
+        };
+        let cd = &sig.primary;
+        out.identifier = Some(cd.identifier.clone());
+        out.team_id = cd.team_id.clone();
+        out.cdhash = Some(cd.cdhash());
+        out.cdhashes = sig.code_directories().map(|c| (c.hash_type, c.cdhash())).collect();
+        out.flags = cd.flags;
+        out.code_directory_version = Some(cd.version);
+        out.page_size = cd.page_size();
+        out.platform = cd.platform;
+        out.requirements = sig.requirements.map(|b| b.data.to_vec());
+        out.launch_constraints = sig.launch_constraints.iter().map(|b| (b.slot, b.data.to_vec())).collect();
+        let mut parse_problems = Vec::new();
+        out.entitlements = match (&sig.entitlements, &sig.der_entitlements) {
+            (Some(Ok(v)), _) => Some(v.clone()),
+            (_, Some(Ok(v))) => Some(v.clone()),
+            _ => None,
+        };
+        for e in [&sig.entitlements, &sig.der_entitlements].into_iter().flatten() {
+            if let Err(e) = e {
+                parse_problems.push(Problem::new("entitlements-unreadable", e.to_string()));
+            }
+        }
+        if let Some(cms) = sig.cms() {
+            out.signing_time = cms.signing_time;
+            out.certificates = cms.certificates.clone();
+        }
+        let section_bytes = slice
+            .section(if slice.is_macho() { "__TEXT" } else { "" }, if slice.is_macho() { "__info_plist" } else { ".info_plist" })
+            .map(|s| s.data);
+        let ctx = match bundle {
+            Some(b) => SealContext {
+                info_plist: Some(&b.info_plist_raw),
+                info_plist_source: "Contents/Info.plist",
+                code_resources: b.code_resources.as_deref(),
+            },
+            None => SealContext {
+                info_plist: section_bytes,
+                info_plist_source: "__TEXT,__info_plist",
+                code_resources: None,
+            },
+        };
+        let mut vopts = opts.verify.clone();
+        if !opts.integrity {
+            // `show`: the chain and CMS binding are cheap; page hashes are not computed.
+            vopts.threads = 1;
+        }
+        let verdict = if opts.integrity {
+            verify_slice(slice, &sig, &ctx, &vopts)
+        } else {
+            super::verify::verify_signature_only(&sig, &vopts)
+        };
+        out.kind = verdict.kind;
+        out.timestamp = verdict.timestamp;
+        if let Some(chain) = &verdict.chain {
+            out.anchor = chain.anchor;
+            // Leaf first, then the rest of the bag in chain order.
+            let mut certs = chain.certs.clone();
+            for c in &out.certificates {
+                if !certs.iter().any(|x| x.constructed_data() == c.constructed_data()) {
+                    certs.push(c.clone());
+                }
+            }
+            out.certificates = certs;
+        }
+        out.problems = parse_problems;
+        out.problems.extend(verdict.problems);
+        if let (None, Err(e)) = (bundle, &embedded_info) {
+            out.problems.push(Problem::new("info-plist-unreadable", e.to_string()));
+        }
+        slices.push(out);
+    }
+    Ok(Examination {
+        path: path.to_path_buf(),
+        executable: None,
+        slices,
+        problems: Vec::new(),
+        verified: opts.integrity,
+    })
+}
+
+fn examine_bundle(root: &Path, opts: &ExamineOptions, depth: usize) -> Result<Examination, ExamineError> {
+    let bundle = Bundle::open(root)?;
+    let contents = root.join("Contents");
+    let cr_path = contents.join("_CodeSignature/CodeResources");
+    let code_resources = match read_capped(&cr_path, seal::MAX_CODE_RESOURCES) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => return Err(ExamineError::Io { path: cr_path, source }),
+    };
+    let ctx = BundleContext {
+        info_plist_raw: bundle.info_plist().raw().to_vec(),
+        info_plist: bundle.info_plist().dictionary().clone(),
+        code_resources: code_resources.clone(),
+    };
+    let exe = bundle.executable().to_path_buf();
+    let mut ex = examine_file(&exe, opts, Some(&ctx))?;
+    ex.path = root.to_path_buf();
+    ex.executable = Some(exe.clone());
+    if !opts.integrity {
+        return Ok(ex);
+    }
+    let signed = ex.slices.iter().any(|s| s.kind != Kind::Unsigned);
+    match &code_resources {
+        None => {
+            if signed && ex.slices.iter().any(|s| s.kind != Kind::LinkerSigned) {
+                ex.problems.push(Problem::new(
+                    "resources-missing",
+                    format!("{}: missing; a signed bundle seals its resources there", cr_path.display()),
+                ));
+            }
+        }
+        Some(bytes) => match CodeResources::parse(bytes) {
+            Err(m) => ex.problems.push(Problem::new("resources-unreadable", format!("{}: {m}", cr_path.display()))),
+            Ok(cr) => {
+                let main_rel = exe
+                    .strip_prefix(&contents)
+                    .ok()
+                    .and_then(|p| p.to_str())
+                    .unwrap_or("")
+                    .to_owned();
+                let check = seal::check(&contents, &cr, &main_rel);
+                ex.problems.extend(check.problems);
+                for f in check.findings {
+                    ex.problems.push(match f {
+                        Finding::Missing(p) => Problem::new("resource-missing", format!("Contents/{p}: sealed but missing")),
+                        Finding::Added(p) => Problem::new("resource-added", format!("Contents/{p}: present but not sealed")),
+                        Finding::Modified(p, why) => Problem::new("resource-modified", format!("Contents/{p}: {why}")),
+                    });
+                }
+                for n in check.nested {
+                    if depth + 1 > MAX_NESTING {
+                        ex.problems.push(Problem::new("nested-code", format!("Contents/{}: nested deeper than {MAX_NESTING} levels", n.relative)));
+                        continue;
+                    }
+                    let mut nopts = opts.clone();
+                    nopts.arch = None;
+                    match examine_at(&n.path, &nopts, depth + 1) {
+                        Err(e) => ex.problems.push(Problem::new("nested-code", format!("Contents/{}: {e}", n.relative))),
+                        Ok(nested) => {
+                            for p in nested.all_problems() {
+                                ex.problems.push(Problem::new("nested-code", format!("Contents/{}: {p}", n.relative)));
+                            }
+                            let want = n.sealed.cdhash.clone().unwrap_or_default();
+                            let matches = nested.slices.iter().any(|s| {
+                                s.cdhashes.iter().any(|(_, h)| h.as_slice() == want.as_slice())
+                            });
+                            if !matches {
+                                ex.problems.push(Problem::new(
+                                    "nested-code",
+                                    format!(
+                                        "Contents/{}: sealed cdhash {} matches none of its CodeDirectories",
+                                        n.relative,
+                                        hex(&want)
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    }
+    Ok(ex)
+}
