@@ -20,6 +20,7 @@ pub mod bundle;
 pub mod client;
 pub mod codesign;
 pub mod container;
+pub mod contract;
 pub mod inspect;
 pub mod mapped;
 pub mod plists;

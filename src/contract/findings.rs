@@ -1,0 +1,201 @@
+//! Findings: one problem or observation each, with a stable id, a severity, the path it is
+//! about, a message saying what is wrong and a hint saying how to fix it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How serious a finding is. Any `Error` makes the contract check fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; changes nothing.
+    Info,
+    /// Works, but is fragile or weaker than it should be.
+    Warning,
+    /// SMJobBless (or smbless) would refuse this.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+macro_rules! finding_ids {
+    ($($(#[$doc:meta])* $variant:ident = $id:literal, $severity:ident;)*) => {
+        /// The stable identifier of a kind of finding (kebab-case in all outputs).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum FindingId {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl FindingId {
+            /// Every id, in documentation order.
+            pub const ALL: &'static [FindingId] = &[$(FindingId::$variant,)*];
+
+            /// The kebab-case id.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(FindingId::$variant => $id,)*
+                }
+            }
+
+            /// The severity findings of this kind have.
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(FindingId::$variant => Severity::$severity,)*
+                }
+            }
+        }
+    };
+}
+
+finding_ids! {
+    /// The app path is not a bundle directory with a readable Info.plist.
+    AppNotBundle = "app-not-bundle", Error;
+    /// The app's own signature does not verify.
+    AppSignatureInvalid = "app-signature-invalid", Error;
+    /// `Contents/Library/LaunchServices` is missing.
+    HelperDirMissing = "helper-dir-missing", Error;
+    /// `Contents/Library/LaunchServices` holds no helper.
+    NoHelpers = "no-helpers", Error;
+    /// An entry of `Contents/Library/LaunchServices` is not a regular Mach-O executable.
+    HelperNotFile = "helper-not-file", Error;
+    /// A helper's signature does not verify in every architecture.
+    HelperSignatureInvalid = "helper-signature-invalid", Error;
+    /// The app's Info.plist has no usable `SMPrivilegedExecutables` dictionary.
+    PrivilegedExecutablesMissing = "privileged-executables-missing", Error;
+    /// `SMPrivilegedExecutables` keys and the helpers present differ.
+    PrivilegedExecutablesMismatch = "privileged-executables-mismatch", Error;
+    /// A helper does not satisfy the app's requirement for it.
+    HelperRequirementUnsatisfied = "helper-requirement-unsatisfied", Error;
+    /// A requirement string does not compile.
+    RequirementSyntax = "requirement-syntax", Error;
+    /// A helper has no embedded Info.plist (or the app none).
+    InfoPlistMissing = "info-plist-missing", Error;
+    /// The helper's `CFBundleIdentifier` differs from its file name (the label).
+    BundleIdentifierMismatch = "bundle-identifier-mismatch", Error;
+    /// `CFBundleInfoDictionaryVersion` is not `6.0`.
+    InfoDictionaryVersion = "info-dictionary-version", Error;
+    /// `CFBundleVersion` is missing or malformed.
+    BundleVersionInvalid = "bundle-version-invalid", Error;
+    /// The helper's Info.plist has no usable `SMAuthorizedClients` array.
+    AuthorizedClientsMissing = "authorized-clients-missing", Error;
+    /// The app satisfies none of the helper's `SMAuthorizedClients`.
+    ClientRequirementUnsatisfied = "client-requirement-unsatisfied", Error;
+    /// The helper has no embedded launchd plist.
+    LaunchdPlistMissing = "launchd-plist-missing", Error;
+    /// The launchd plist's `Label` differs from the helper's file name.
+    LabelMismatch = "label-mismatch", Error;
+    /// The slices of a universal helper disagree on identifier, plists or version.
+    SlicesDisagree = "slices-disagree", Error;
+    /// The app does not satisfy the installed helper's `SMAuthorizedClients`: an update would be refused.
+    InstalledClientRequirementUnsatisfied = "installed-client-requirement-unsatisfied", Error;
+    /// `--strict`: a requirement is not string-equal to the designated requirement it names.
+    StrictRequirementMismatch = "strict-requirement-mismatch", Error;
+    /// The installed helper's version is not older than the bundled one: bless changes nothing.
+    VersionNotNewer = "version-not-newer", Warning;
+    /// A requirement trusts any Apple-issued developer certificate (no team pinning).
+    NoTeamPinning = "no-team-pinning", Warning;
+    /// A requirement names no anchor at all: any code with that identifier, even ad-hoc signed, satisfies it.
+    NoAnchor = "no-anchor", Warning;
+    /// The client requirement does not refuse older app versions.
+    NoDowngradeProtection = "no-downgrade-protection", Warning;
+    /// Ad-hoc or linker-signed code: nothing ties it to a developer.
+    AdhocSignature = "adhoc-signature", Warning;
+    /// `Program`/`ProgramArguments` in the embedded launchd plist are ignored by SMJobBless.
+    ProgramKeyIgnored = "program-key-ignored", Warning;
+    /// `KeepAlive`/`RunAtLoad` keep an on-demand helper running.
+    NotOnDemand = "not-on-demand", Warning;
+    /// Neither `MachServices` nor `Sockets`: nothing can reach the helper.
+    Unreachable = "unreachable", Warning;
+    /// `SMAuthorizedClients` has more than one entry (SMJobBlessUtil expects exactly one).
+    MultipleAuthorizedClients = "multiple-authorized-clients", Info;
+    /// The app also carries SMAppService daemon plists.
+    SmappservicePlist = "smappservice-plist", Info;
+}
+
+impl fmt::Display for FindingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FindingId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One finding of the contract check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable kebab-case id.
+    pub id: FindingId,
+    /// Error, warning or info.
+    pub severity: Severity,
+    /// The file or bundle the finding is about.
+    pub path: String,
+    /// What is wrong, with the values involved.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+    /// For unsatisfied requirements: the evaluation tree, one clause per line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Finding {
+    /// A finding of kind `id` about `path`, with the kind's severity.
+    pub fn new(
+        id: FindingId,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            id,
+            severity: id.severity(),
+            path: path.into(),
+            message: message.into(),
+            hint: hint.into(),
+            detail: None,
+        }
+    }
+
+    /// Attach a multi-line detail (an evaluation tree, a parse error with its caret).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Finding {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for id in FindingId::ALL {
+            let s = id.as_str();
+            assert!(seen.insert(s), "duplicate id {s}");
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{s}");
+        }
+    }
+
+    #[test]
+    fn serialises_with_stable_names() {
+        let f = Finding::new(FindingId::LabelMismatch, "a", "m", "h");
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["id"], "label-mismatch");
+        assert_eq!(json["severity"], "error");
+        assert!(json.get("detail").is_none());
+    }
+}

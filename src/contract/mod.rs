@@ -1,0 +1,8 @@
+//! The app↔helper contract of SMJobBless, checked completely and explained: every check of
+//! Apple's SMJobBlessUtil.py and of the undocumented rules SMJobBless enforces, with real
+//! requirement evaluation in both directions.
+
+pub mod findings;
+mod helper_plists;
+
+pub use findings::{Finding, FindingId, Severity};
