@@ -33,8 +33,8 @@ pub struct TrustArgs {
     /// TEST_APPLE_ANCHOR). Never use it to judge real software.
     #[arg(long = "testing-treat-as-apple-root", value_name = "PEM")]
     pub test_apple_roots: Vec<PathBuf>,
-    /// Judge certificate validity at this time (RFC 3339, or YYYY-MM-DD) instead of the
-    /// timestamp's time or now.
+    /// Judge certificate validity at this time (RFC 3339, or YYYY-MM-DD) instead of now.
+    /// A verified RFC 3161 timestamp still wins: the chain is judged at its time.
     #[arg(long = "at", value_name = "TIME")]
     pub at: Option<String>,
 }

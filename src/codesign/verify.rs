@@ -122,7 +122,8 @@ pub struct SealContext<'b> {
 pub struct VerifyOptions {
     /// The roots trusted.
     pub anchors: Anchors,
-    /// Judge certificate validity at this time instead of the timestamp's or now.
+    /// Judge certificate validity at this time instead of now. A verified RFC 3161 timestamp
+    /// still wins: certificates are judged at the time the authority vouched for, as macOS does.
     pub at: Option<DateTime<Utc>>,
     /// Hashing threads; 0 = one per core.
     pub threads: usize,
@@ -438,7 +439,7 @@ fn verify_cms_and_chain(sig: &SliceSignature<'_>, opts: &VerifyOptions) -> Slice
                 }
             }
             verdict.timestamp = ts_time;
-            let at = opts.at.or(ts_time).unwrap_or_else(Utc::now);
+            let at = ts_time.or(opts.at).unwrap_or_else(Utc::now);
             verdict.judged_at = Some(at);
             match cms.signer_certificate() {
                 None => problems.push(Problem::new(
