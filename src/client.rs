@@ -98,7 +98,7 @@ pub enum FrameError {
         limit: usize,
     },
     /// The plist could not be serialised.
-    #[error("could not serialise the plist as {format}: {source}")]
+    #[error("could not serialise the plist as {format}")]
     Encode {
         /// The format that was asked for.
         format: &'static str,
@@ -442,7 +442,7 @@ impl Default for CallOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// Could not connect.
-    #[error("cannot connect to {endpoint}: {source}")]
+    #[error("cannot connect to {endpoint}")]
     Connect {
         /// Where we tried.
         endpoint: String,
@@ -450,10 +450,10 @@ pub enum CallError {
         source: io::Error,
     },
     /// The request could not be encoded.
-    #[error("cannot encode the request: {0}")]
+    #[error("cannot encode the request")]
     Encode(#[source] FrameError),
     /// Sending failed.
-    #[error("cannot send the request to {endpoint}: {source}")]
+    #[error("cannot send the request to {endpoint}")]
     Send {
         /// The peer.
         endpoint: String,
@@ -461,7 +461,7 @@ pub enum CallError {
         source: io::Error,
     },
     /// Reading the reply failed, or the helper closed the connection early.
-    #[error("no complete reply from {endpoint} ({stage}): {source}")]
+    #[error("no complete reply from {endpoint} (reading the {stage})")]
     Receive {
         /// The peer.
         endpoint: String,
@@ -471,7 +471,7 @@ pub enum CallError {
         source: io::Error,
     },
     /// The reply's frame is unacceptable.
-    #[error("bad reply from {endpoint}: {source}")]
+    #[error("bad reply from {endpoint}")]
     Reply {
         /// The peer.
         endpoint: String,

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod call;
 mod inspect;
 mod output;
 mod signature;
@@ -35,6 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Send one request to a helper (`ping`, `version`, `echo`, …) and print its reply.
+    Call(call::CallArgs),
     /// Show the slices, embedded plists and code-signature location of a Mach-O, ELF or app bundle.
     Inspect(inspect::InspectArgs),
     /// Read and verify code signatures.
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Signature(cmd) => signature::run(cmd),
     };

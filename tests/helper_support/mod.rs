@@ -1,0 +1,340 @@
+//! Shared by the `helper_*` integration tests: building the template helper, starting it
+//! under `systemd-socket-activate` or with `--listen`, and talking to it.
+//!
+//! Waits are generous (tens of seconds) because CI is a loaded 2-core machine; no test
+//! asserts on speed, only on what happens and in which order.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use smbless::client::{self, CallOptions, Endpoint};
+
+/// Upper bound for anything we wait for; far above what a healthy run needs.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The `smbless` binary under test.
+pub fn smbless_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_smbless"))
+}
+
+/// The template helper, built (once per test process) into the same target directory and
+/// profile as the `smbless` binary, so that it is never stale.
+pub fn helper_bin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = smbless_bin()
+                .parent()
+                .expect("binary has a directory")
+                .to_path_buf();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args([
+                "build",
+                "--quiet",
+                "-p",
+                "smbless-helper-template",
+                "--bin",
+                "smbless-helper",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            if let Some(target) = dir.parent() {
+                cmd.env("CARGO_TARGET_DIR", target);
+            }
+            let status = cmd.status().expect("run cargo build for the helper");
+            assert!(status.success(), "building smbless-helper failed: {status}");
+            let bin = dir.join("smbless-helper");
+            assert!(bin.exists(), "{} was not built", bin.display());
+            bin
+        })
+        .clone()
+}
+
+/// `systemd-socket-activate`, which the tests need (Debian package `systemd`).
+pub fn socket_activate_bin() -> PathBuf {
+    for dir in ["/usr/bin", "/bin", "/usr/local/bin"] {
+        let p = Path::new(dir).join("systemd-socket-activate");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "systemd-socket-activate not found: install the Debian package `systemd` (.ci/run does)"
+    );
+}
+
+/// A helper process and everything it wrote to stderr.
+pub struct Running {
+    pub child: Child,
+    pub endpoint: Endpoint,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// How to listen.
+pub enum Kind {
+    /// A Unix socket in a fresh temporary directory.
+    Unix,
+    /// A TCP port on 127.0.0.1.
+    Tcp,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+impl Running {
+    /// Start the helper under `systemd-socket-activate`: the socket exists, the helper does not
+    /// run until the first connection. Returns once the socket listens.
+    pub fn activated(kind: Kind, helper_args: &[&str]) -> Running {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (listen, endpoint) = match kind {
+            Kind::Unix => {
+                let p = dir.path().join("helper.sock");
+                (p.display().to_string(), Endpoint::Unix(p))
+            }
+            Kind::Tcp => {
+                let a = format!("127.0.0.1:{}", free_port());
+                (a.clone(), Endpoint::Tcp(a))
+            }
+        };
+        let mut cmd = Command::new(socket_activate_bin());
+        cmd.arg("-l")
+            .arg(&listen)
+            .arg("--fdname=Listeners")
+            .arg("--")
+            .arg(helper_bin());
+        cmd.args(helper_args);
+        Running::spawn(cmd, endpoint, dir, "Listening on")
+    }
+
+    /// Start the helper directly with `--listen` on a Unix socket.
+    pub fn listening(helper_args: &[&str]) -> Running {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("helper.sock");
+        let mut cmd = Command::new(helper_bin());
+        cmd.arg("--listen").arg(&p).args(helper_args);
+        let running = Running::spawn(cmd, Endpoint::Unix(p.clone()), dir, "");
+        wait_until("the helper's socket to appear", || p.exists());
+        running
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        endpoint: Endpoint,
+        dir: tempfile::TempDir,
+        ready: &'static str,
+    ) -> Running {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, listening) = mpsc::channel();
+        let pipe = child.stderr.take().expect("stderr pipe");
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if !ready.is_empty() && line.contains(ready) {
+                    let _ = tx.send(());
+                }
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let running = Running {
+            child,
+            endpoint,
+            stderr,
+            _dir: dir,
+        };
+        if !ready.is_empty() {
+            listening
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("socket never listened; stderr:\n{}", running.stderr()));
+        }
+        running
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Process id (the same before and after systemd-socket-activate execs the helper).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The file name of the program the process currently runs.
+    pub fn program(&self) -> String {
+        let exe =
+            std::fs::read_link(format!("/proc/{}/exe", self.pid())).expect("read /proc/PID/exe");
+        exe.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    /// Send `signal` to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Wait up to `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Whether the process is still running (not exited, not a zombie).
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// One request through the library client.
+    pub fn call(&self, request: &plist::Value) -> plist::Value {
+        client::call(&self.endpoint, request, &options())
+            .unwrap_or_else(|e| panic!("call failed: {e:?}\nstderr:\n{}", self.stderr()))
+    }
+
+    /// A raw connection (Unix or TCP) for byte-level tests.
+    pub fn connect(&self) -> Conn {
+        match &self.endpoint {
+            Endpoint::Unix(p) => Conn::Unix(UnixStream::connect(p).expect("connect")),
+            Endpoint::Tcp(a) => Conn::Tcp(std::net::TcpStream::connect(a).expect("connect")),
+        }
+    }
+
+    /// The value of a `/proc/PID/status` field in kB (`VmPeak`, `VmRSS`, …).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Options for test calls: patient.
+pub fn options() -> CallOptions {
+    CallOptions {
+        connect_timeout: PATIENCE,
+        timeout: PATIENCE,
+        ..CallOptions::default()
+    }
+}
+
+/// Poll `cond` until true, or panic after [`PATIENCE`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A raw client connection.
+pub enum Conn {
+    Unix(UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+impl Conn {
+    fn io(&mut self) -> &mut dyn ReadWrite {
+        match self {
+            Conn::Unix(s) => s,
+            Conn::Tcp(s) => s,
+        }
+    }
+
+    /// Set the read timeout (a test's upper bound, not an assertion on speed).
+    pub fn patient(mut self) -> Self {
+        match &mut self {
+            Conn::Unix(s) => s.set_read_timeout(Some(PATIENCE)).unwrap(),
+            Conn::Tcp(s) => s.set_read_timeout(Some(PATIENCE)).unwrap(),
+        }
+        self
+    }
+
+    /// Write raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.io().write_all(bytes).expect("write");
+    }
+
+    /// Send one framed request.
+    pub fn send_request(&mut self, request: &plist::Value) {
+        let frame = client::encode_frame(request, client::PayloadFormat::Binary, u32::MAX).unwrap();
+        self.send(&frame);
+    }
+
+    /// Read one framed reply, or `None` if the helper closed the connection first.
+    pub fn reply(&mut self) -> Option<plist::Value> {
+        let mut prefix = [0u8; 4];
+        match self.io().read_exact(&mut prefix) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                return None
+            }
+            Err(e) => panic!("reading a reply: {e}"),
+        }
+        let len = client::frame_length(prefix, 1 << 20).expect("sane reply length");
+        let mut payload = vec![0; len];
+        self.io().read_exact(&mut payload).expect("reply payload");
+        Some(client::decode_payload(&payload).expect("reply plist").0)
+    }
+
+    /// True when the helper has closed the connection (EOF or reset).
+    pub fn closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.io().read(&mut byte) {
+            Ok(0) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+            Ok(_) => false,
+            Err(e) => panic!("waiting for close: {e}"),
+        }
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// The string at `key` of a reply dictionary.
+pub fn string<'a>(reply: &'a plist::Value, key: &str) -> Option<&'a str> {
+    reply.as_dictionary()?.get(key)?.as_string()
+}
