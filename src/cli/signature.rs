@@ -131,7 +131,7 @@ fn build(path: &Path, trust: &TrustArgs, arch: Option<String>, integrity: bool, 
     verify.threads = threads;
     let opts = ExamineOptions { verify, integrity, arch };
     let ex = examine(path, &opts)?;
-    Ok(file_report(&ex, smbless::codesign::designated_requirement_text))
+    Ok(file_report(&ex, |s| smbless::codesign::designated_requirement_text(s, &ex.slices)))
 }
 
 fn print_human(r: &FileReport) {

@@ -98,6 +98,8 @@ pub struct SignedSlice {
     pub timestamp: Option<DateTime<Utc>>,
     /// The certificate chain, leaf first (the CMS bag when no chain could be built).
     pub certificates: Vec<CapturedX509Certificate>,
+    /// How many of `certificates` form the chain as built (the rest are extra bag entries).
+    pub chain_length: usize,
     /// The anchor the chain reached.
     pub anchor: Option<AnchorKind>,
     /// The entitlements (XML blob, else DER blob).
@@ -229,6 +231,7 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
             signing_time: None,
             timestamp: None,
             certificates: Vec::new(),
+            chain_length: 0,
             anchor: None,
             entitlements: None,
             info_plist: None,
@@ -310,6 +313,7 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
         out.timestamp = verdict.timestamp;
         if let Some(chain) = &verdict.chain {
             out.anchor = chain.anchor;
+            out.chain_length = chain.certs.len();
             // Leaf first, then the rest of the bag in chain order.
             let mut certs = chain.certs.clone();
             for c in &out.certificates {

@@ -10,6 +10,7 @@ pub mod blob;
 pub mod examine;
 pub mod cms;
 mod der;
+pub mod designated;
 pub mod directory;
 pub mod entitlements;
 pub mod error;
@@ -31,8 +32,32 @@ pub use signature::SliceSignature;
 pub use verify::{verify_slice, Kind, Problem, SealContext, SliceVerdict, VerifyOptions};
 pub use examine::{examine, Examination, ExamineError, ExamineOptions, SignedSlice};
 
+/// The implicit designated requirement of `slice` (Apple's synthesis from its certificates;
+/// `cdhash` clauses for ad-hoc and linker-signed code, over every slice in `all`), ignoring any
+/// explicit one.
+pub fn implicit_designated_requirement(slice: &SignedSlice, all: &[SignedSlice]) -> Option<designated::ImplicitRequirement> {
+    match slice.kind {
+        Kind::Unsigned => None,
+        Kind::Adhoc | Kind::LinkerSigned => {
+            let hashes: Vec<Vec<u8>> = std::iter::once(slice)
+                .chain(all.iter().filter(|s| s.arch != slice.arch))
+                .flat_map(|s| s.cdhashes.iter().map(|(_, h)| h.clone()))
+                .collect();
+            designated::adhoc(&hashes)
+        }
+        _ => {
+            let chain = slice.certificates.get(..slice.chain_length).unwrap_or(&[]);
+            designated::implicit(
+                slice.identifier.as_deref().unwrap_or_default(),
+                chain,
+                slice.anchor.is_some_and(trust::AnchorKind::is_apple),
+            )
+        }
+    }
+}
+
 /// The designated requirement of a slice in Apple's text form: the explicit one from its
-/// requirement set, else the implicit one synthesised from its certificates.
-pub fn designated_requirement_text(_slice: &SignedSlice) -> Option<String> {
-    None
+/// requirement set, else the implicit one.
+pub fn designated_requirement_text(slice: &SignedSlice, all: &[SignedSlice]) -> Option<String> {
+    implicit_designated_requirement(slice, all).map(|r| r.to_string())
 }
