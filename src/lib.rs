@@ -22,6 +22,8 @@ pub mod codesign;
 pub mod container;
 pub mod contract;
 pub mod inspect;
+#[cfg(unix)]
+pub mod install;
 pub mod mapped;
 pub mod plists;
 pub mod version;
