@@ -160,18 +160,22 @@ fn read_cdhashes_plist<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result
 
 fn read_cdhashes2<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
+    // Each value is one SEQUENCE, but a parser may hand the whole SET's contents over as a
+    // single captured value: read every SEQUENCE in each.
     for v in values {
         let mut r = DerReader::new(v);
-        let seq = r
-            .expect(tag::SEQUENCE, "CDHashes2 value is not a SEQUENCE")
-            .map_err(|e| e.message.to_string())?;
-        let mut inner = r.nested(&seq);
-        let oid = inner.expect(tag::OID, "CDHashes2 entry lacks its hash OID").map_err(|e| e.message.to_string())?;
-        let hash = inner
-            .expect(tag::OCTET_STRING, "CDHashes2 entry lacks its OCTET STRING hash")
-            .map_err(|e| e.message.to_string())?;
-        let oid = super::der::oid_to_string(oid.value).ok_or("CDHashes2 entry has a malformed OID")?;
-        out.push((oid, hash.value.to_vec()));
+        while !r.is_empty() {
+            let seq = r
+                .expect(tag::SEQUENCE, "CDHashes2 value is not a SEQUENCE")
+                .map_err(|e| e.message.to_string())?;
+            let mut inner = r.nested(&seq);
+            let oid = inner.expect(tag::OID, "CDHashes2 entry lacks its hash OID").map_err(|e| e.message.to_string())?;
+            let hash = inner
+                .expect(tag::OCTET_STRING, "CDHashes2 entry lacks its OCTET STRING hash")
+                .map_err(|e| e.message.to_string())?;
+            let oid = super::der::oid_to_string(oid.value).ok_or("CDHashes2 entry has a malformed OID")?;
+            out.push((oid, hash.value.to_vec()));
+        }
     }
     Ok(out)
 }

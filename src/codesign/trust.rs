@@ -338,9 +338,9 @@ fn check_policy(chain: &mut Chain, at: DateTime<Utc>, purpose: Purpose) {
                 "certificate-validity",
                 format!(
                     "certificate \"{name}\" is not valid at {}: valid from {} to {}",
-                    at.to_rfc3339(),
-                    nb.to_rfc3339(),
-                    na.to_rfc3339()
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    nb.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    na.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 ),
             ));
         }
