@@ -27,3 +27,8 @@ pub mod install;
 pub mod mapped;
 pub mod plists;
 pub mod version;
+
+/// Install a helper from an app with the user's authorization (macOS); see
+/// [`install::authorization`].
+#[cfg(target_os = "macos")]
+pub use install::authorization::bless_with_authorization;

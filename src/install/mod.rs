@@ -29,6 +29,8 @@ use thiserror::Error;
 use crate::bundle::{self, BundleError, LAUNCH_SERVICES_DIR};
 use crate::version::BundleVersion;
 
+#[cfg(target_os = "macos")]
+pub mod authorization;
 mod daemon;
 mod fsutil;
 mod helper;
