@@ -207,22 +207,43 @@ impl Drop for Server {
     }
 }
 
-fn warm(server: &Server, iterations: usize) -> (Duration, Duration) {
+/// Round trips on one persistent connection to each server, measured in alternating rounds
+/// so that both see the same machine conditions (CI neighbours, CPU placement); returns the
+/// median over rounds of each round's p50, and the overall mean, for (a, b).
+fn warm_pair(a: &Server, b: &Server, iterations: usize) -> [(Duration, Duration); 2] {
+    const ROUNDS: usize = 10;
     let frame = ping_frame();
     let mut buf = Vec::new();
-    let mut stream = server.addr.connect();
-    for _ in 0..iterations / 10 {
-        stream.rt(&frame, &mut buf);
+    let mut streams = [a.addr.connect(), b.addr.connect()];
+    for s in &mut streams {
+        for _ in 0..iterations / 10 {
+            s.rt(&frame, &mut buf);
+        }
     }
-    let mut times = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let t = Instant::now();
-        stream.rt(&frame, &mut buf);
-        times.push(t.elapsed());
+    let per_round = (iterations / ROUNDS).max(1);
+    let mut p50s: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut totals = [Duration::ZERO; 2];
+    let mut times = Vec::with_capacity(per_round);
+    for _ in 0..ROUNDS {
+        for (i, s) in streams.iter_mut().enumerate() {
+            times.clear();
+            for _ in 0..per_round {
+                let t = Instant::now();
+                s.rt(&frame, &mut buf);
+                times.push(t.elapsed());
+            }
+            totals[i] += times.iter().sum::<Duration>();
+            times.sort();
+            p50s[i].push(percentile(&times, 0.5));
+        }
     }
-    times.sort();
-    let mean = times.iter().sum::<Duration>() / iterations as u32;
-    (percentile(&times, 0.5), mean)
+    let n = (per_round * ROUNDS) as u32;
+    let mut out = [(Duration::ZERO, Duration::ZERO); 2];
+    for i in 0..2 {
+        p50s[i].sort();
+        out[i] = (percentile(&p50s[i], 0.5), totals[i] / n);
+    }
+    out
 }
 
 fn throughput(server: &Server, clients: usize, seconds: f64) -> f64 {
@@ -319,10 +340,9 @@ fn main() {
     ] {
         let helper = start(&args.helper, &helper_args, &helper_target);
         let echo = start(&args.echo, &[], &echo_target);
-        let (hp50, hmean) = warm(&helper, warm_iters);
-        let (ep50, emean) = warm(&echo, warm_iters);
+        let [(hp50, hmean), (ep50, emean)] = warm_pair(&helper, &echo, warm_iters);
         println!(
-            "warm round trip ({kind}, {warm_iters} pings, one connection): helper p50 {:.1} us mean {:.1} us | echo p50 {:.1} us mean {:.1} us | ratio p50 {:.2} mean {:.2}",
+            "warm round trip ({kind}, {warm_iters} pings, one connection, median of 10 alternating rounds): helper p50 {:.1} us mean {:.1} us | echo p50 {:.1} us mean {:.1} us | ratio p50 {:.2} mean {:.2}",
             us(hp50), us(hmean), us(ep50), us(emean),
             hp50.as_secs_f64() / ep50.as_secs_f64(),
             hmean.as_secs_f64() / emean.as_secs_f64()
@@ -331,8 +351,12 @@ fn main() {
             let idle_helper = rss_kb(helper.child.id());
             let idle_echo = rss_kb(echo.child.id());
             for clients in [1usize, 16, 256] {
-                let h = throughput(&helper, clients, secs);
-                let e = throughput(&echo, clients, secs);
+                // Alternate short runs so that both servers share the machine's conditions.
+                let (mut h, mut e) = (0.0, 0.0);
+                for _ in 0..3 {
+                    h += throughput(&helper, clients, secs / 3.0) / 3.0;
+                    e += throughput(&echo, clients, secs / 3.0) / 3.0;
+                }
                 println!(
                     "throughput (unix, {clients:>3} clients, {secs} s): helper {h:>9.0} req/s | echo {e:>9.0} req/s | ratio {:.2}",
                     h / e
