@@ -36,7 +36,9 @@ fn code_directory(ht: HashType, code: &[u8], page_log2: u8) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let size = 64usize << 20;
-    let code: Vec<u8> = (0..size).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let code: Vec<u8> = (0..size)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let mut g = c.benchmark_group("check_pages");
     g.throughput(Throughput::Bytes(size as u64));
     g.sample_size(10);

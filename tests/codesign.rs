@@ -8,17 +8,25 @@ use smbless::codesign::trust::{AnchorKind, Anchors};
 use smbless::codesign::{examine, Examination, ExamineOptions, Kind, VerifyOptions};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/signature").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/signature")
+        .join(name)
 }
 
 fn options(test_apple: bool) -> ExamineOptions {
     let mut anchors = Anchors::apple().unwrap();
     if test_apple {
         let pem = std::fs::read(fixture("root.pem")).unwrap();
-        anchors.add_pem(&pem, AnchorKind::TestApple, "root.pem").unwrap();
+        anchors
+            .add_pem(&pem, AnchorKind::TestApple, "root.pem")
+            .unwrap();
     }
     ExamineOptions {
-        verify: VerifyOptions { anchors, at: None, threads: 0 },
+        verify: VerifyOptions {
+            anchors,
+            at: None,
+            threads: 0,
+        },
         integrity: true,
         arch: None,
     }
@@ -40,16 +48,30 @@ fn codes(ex: &Examination) -> Vec<&'static str> {
 fn assert_rejected(name: &str, code: &str) -> Examination {
     let ex = verify(name);
     assert!(!ex.is_valid(), "{name} should be invalid");
-    assert!(codes(&ex).contains(&code), "{name}: expected {code}, got {:?}", ex.all_problems());
+    assert!(
+        codes(&ex).contains(&code),
+        "{name}: expected {code}, got {:?}",
+        ex.all_problems()
+    );
     ex
 }
 
 #[test]
 fn valid_thin_fat_and_bundle() {
-    for (name, archs) in [("thin", vec!["arm64"]), ("fat", vec!["x86_64", "arm64"]), ("Sig.app", vec!["arm64"])] {
+    for (name, archs) in [
+        ("thin", vec!["arm64"]),
+        ("fat", vec!["x86_64", "arm64"]),
+        ("Sig.app", vec!["arm64"]),
+    ] {
         let ex = verify(name);
         assert!(ex.is_valid(), "{name}: {:?}", ex.all_problems());
-        assert_eq!(ex.slices.iter().map(|s| s.arch.as_str()).collect::<Vec<_>>(), archs);
+        assert_eq!(
+            ex.slices
+                .iter()
+                .map(|s| s.arch.as_str())
+                .collect::<Vec<_>>(),
+            archs
+        );
         for s in &ex.slices {
             assert_eq!(s.kind, Kind::DeveloperId, "{name}");
             assert_eq!(s.team_id.as_deref(), Some("TEAMID1234"));
@@ -64,7 +86,10 @@ fn valid_thin_fat_and_bundle() {
     let types: Vec<&str> = s.cdhashes.iter().map(|(t, _)| t.name()).collect();
     assert_eq!(types, ["sha1", "sha256"]);
     assert_eq!(
-        s.entitlements.as_ref().and_then(|e| e.as_dictionary()).and_then(|d| d.get("com.apple.security.cs.allow-jit")),
+        s.entitlements
+            .as_ref()
+            .and_then(|e| e.as_dictionary())
+            .and_then(|d| d.get("com.apple.security.cs.allow-jit")),
         Some(&plist::Value::Boolean(true))
     );
 }
@@ -74,7 +99,12 @@ fn tampered_code_page_is_rejected_in_every_slice() {
     for name in ["thin-tampered-code-page", "fat-tampered-code-page"] {
         let ex = assert_rejected(name, "page-hash");
         for s in &ex.slices {
-            assert!(s.problems.iter().any(|p| p.code == "page-hash"), "{name} {}: {:?}", s.arch, s.problems);
+            assert!(
+                s.problems.iter().any(|p| p.code == "page-hash"),
+                "{name} {}: {:?}",
+                s.arch,
+                s.problems
+            );
         }
     }
 }
@@ -83,7 +113,10 @@ fn tampered_code_page_is_rejected_in_every_slice() {
 fn tampered_info_plist_is_rejected() {
     for name in ["thin-tampered-info-plist", "fat-tampered-info-plist"] {
         let ex = assert_rejected(name, "info-plist");
-        assert!(ex.slices.iter().all(|s| s.problems.iter().any(|p| p.code == "info-plist")));
+        assert!(ex
+            .slices
+            .iter()
+            .all(|s| s.problems.iter().any(|p| p.code == "info-plist")));
     }
     assert_rejected("Sig-info-plist-modified.app", "info-plist");
 }
@@ -92,7 +125,10 @@ fn tampered_info_plist_is_rejected() {
 fn tampered_cd_identifier_breaks_the_cms_binding() {
     for name in ["thin-tampered-cd-identifier", "fat-tampered-cd-identifier"] {
         let ex = assert_rejected(name, "cms-message-digest");
-        assert!(ex.slices.iter().all(|s| s.problems.iter().any(|p| p.code == "cms-message-digest")));
+        assert!(ex
+            .slices
+            .iter()
+            .all(|s| s.problems.iter().any(|p| p.code == "cms-message-digest")));
         // The page hashes are intact: only the binding catches this one.
         assert!(!codes(&ex).contains(&"page-hash"));
     }
@@ -102,7 +138,10 @@ fn tampered_cd_identifier_breaks_the_cms_binding() {
 fn tampered_cms_signature_is_rejected() {
     for name in ["thin-tampered-cms-signature", "fat-tampered-cms-signature"] {
         let ex = assert_rejected(name, "cms-signature");
-        assert!(ex.slices.iter().all(|s| s.problems.iter().any(|p| p.code == "cms-signature")));
+        assert!(ex
+            .slices
+            .iter()
+            .all(|s| s.problems.iter().any(|p| p.code == "cms-signature")));
     }
 }
 
@@ -112,7 +151,10 @@ fn swapped_alternate_code_directory_is_caught_by_cdhashes() {
     // The donor CodeDirectory describes the very same code: every page hash matches, and the
     // primary CodeDirectory (which messageDigest binds) is untouched.
     let c = codes(&ex);
-    assert!(!c.contains(&"page-hash") && !c.contains(&"cms-message-digest"), "{c:?}");
+    assert!(
+        !c.contains(&"page-hash") && !c.contains(&"cms-message-digest"),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -128,8 +170,16 @@ fn expired_leaf_without_timestamp_is_rejected_for_that_reason_alone() {
     assert_eq!(s.timestamp, None);
     // The leaf (valid 2020-2021) is the only thing wrong: the signature itself is intact.
     assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
-    assert!(s.problems[0].message.contains("Developer ID Application"), "{}", s.problems[0]);
-    assert!(s.problems[0].message.contains("2021-01-01"), "{}", s.problems[0]);
+    assert!(
+        s.problems[0].message.contains("Developer ID Application"),
+        "{}",
+        s.problems[0]
+    );
+    assert!(
+        s.problems[0].message.contains("2021-01-01"),
+        "{}",
+        s.problems[0]
+    );
 }
 
 #[test]
@@ -139,7 +189,11 @@ fn timestamp_fixes_the_time_certificates_are_judged_at() {
     let ts = ex.slices[0].timestamp.expect("verified timestamp");
     // Long after every certificate has expired, the timestamp still vouches for the signing.
     let mut o = options(true);
-    o.verify.at = Some(chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:00Z").unwrap().into());
+    o.verify.at = Some(
+        chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:00Z")
+            .unwrap()
+            .into(),
+    );
     let late = examine(&fixture("timestamped"), &o).unwrap();
     assert!(late.is_valid(), "{:?}", late.all_problems());
     assert_eq!(late.slices[0].timestamp, Some(ts));
@@ -151,11 +205,20 @@ fn timestamp_fixes_the_time_certificates_are_judged_at() {
 #[test]
 fn bundle_resources_changed_added_removed_are_named() {
     let ex = assert_rejected("Sig-resource-modified.app", "resource-modified");
-    assert!(ex.problems.iter().any(|p| p.message.contains("Contents/Resources/one.txt")));
+    assert!(ex
+        .problems
+        .iter()
+        .any(|p| p.message.contains("Contents/Resources/one.txt")));
     let ex = assert_rejected("Sig-resource-added.app", "resource-added");
-    assert!(ex.problems.iter().any(|p| p.message.contains("Contents/Resources/added.txt")));
+    assert!(ex
+        .problems
+        .iter()
+        .any(|p| p.message.contains("Contents/Resources/added.txt")));
     let ex = assert_rejected("Sig-resource-removed.app", "resource-missing");
-    assert!(ex.problems.iter().any(|p| p.message.contains("Contents/Resources/two.txt")));
+    assert!(ex
+        .problems
+        .iter()
+        .any(|p| p.message.contains("Contents/Resources/two.txt")));
     // The main executable itself is intact in all three.
     assert!(ex.slices.iter().all(|s| s.is_valid()));
 }
@@ -163,14 +226,21 @@ fn bundle_resources_changed_added_removed_are_named() {
 #[test]
 fn nested_code_is_verified_recursively() {
     let ex = assert_rejected("Sig-nested-modified.app", "nested-code");
-    assert!(ex.problems.iter().any(|p| p.message.contains("Contents/Helpers/tool") && p.message.contains("page-hash")));
+    assert!(ex
+        .problems
+        .iter()
+        .any(|p| p.message.contains("Contents/Helpers/tool") && p.message.contains("page-hash")));
 }
 
 #[test]
 fn every_slice_of_a_fat_file_is_checked() {
     let ex = verify("fat-one-slice-tampered");
     assert!(!ex.is_valid());
-    let by_arch: Vec<(&str, bool)> = ex.slices.iter().map(|s| (s.arch.as_str(), s.is_valid())).collect();
+    let by_arch: Vec<(&str, bool)> = ex
+        .slices
+        .iter()
+        .map(|s| (s.arch.as_str(), s.is_valid()))
+        .collect();
     assert_eq!(by_arch, [("x86_64", true), ("arm64", false)]);
 }
 
@@ -200,7 +270,14 @@ fn trust_depends_on_the_anchors() {
     assert_eq!(ex.slices[0].kind, Kind::Untrusted);
     // The same root as a user anchor: valid, but not Apple.
     let mut o = options(false);
-    o.verify.anchors.add_pem(&std::fs::read(fixture("root.pem")).unwrap(), AnchorKind::Custom, "root").unwrap();
+    o.verify
+        .anchors
+        .add_pem(
+            &std::fs::read(fixture("root.pem")).unwrap(),
+            AnchorKind::Custom,
+            "root",
+        )
+        .unwrap();
     let ex = examine(&fixture("thin"), &o).unwrap();
     assert!(ex.is_valid(), "{:?}", ex.all_problems());
     assert_eq!(ex.slices[0].kind, Kind::CustomAnchor);
@@ -209,13 +286,17 @@ fn trust_depends_on_the_anchors() {
 #[test]
 fn implicit_designated_requirements() {
     let ex = verify("thin");
-    let dr = smbless::codesign::implicit_designated_requirement(&ex.slices[0], &ex.slices).unwrap().to_string();
+    let dr = smbless::codesign::implicit_designated_requirement(&ex.slices[0], &ex.slices)
+        .unwrap()
+        .to_string();
     assert_eq!(
         dr,
         "identifier \"com.example.helper\" and anchor apple generic and certificate 1[field.1.2.840.113635.100.6.2.6] /* exists */ and certificate leaf[field.1.2.840.113635.100.6.1.13] /* exists */ and certificate leaf[subject.OU] = TEAMID1234"
     );
     let ex = verify("adhoc");
-    let dr = smbless::codesign::implicit_designated_requirement(&ex.slices[0], &ex.slices).unwrap().to_string();
+    let dr = smbless::codesign::implicit_designated_requirement(&ex.slices[0], &ex.slices)
+        .unwrap()
+        .to_string();
     let cdhash = smbless::codesign::hex(ex.slices[0].cdhash.as_ref().unwrap());
     assert_eq!(dr, format!("cdhash H\"{cdhash}\""));
 }
@@ -228,7 +309,12 @@ fn smbless() -> Command {
 fn cli_exit_codes_and_json_keys() {
     let root = fixture("root.pem");
     let out = smbless()
-        .args(["signature", "verify", "--json", "--testing-treat-as-apple-root"])
+        .args([
+            "signature",
+            "verify",
+            "--json",
+            "--testing-treat-as-apple-root",
+        ])
         .arg(&root)
         .arg(fixture("fat"))
         .assert()
@@ -240,9 +326,23 @@ fn cli_exit_codes_and_json_keys() {
     assert_eq!(v["valid"], true);
     let slice = &v["slices"][0];
     for key in [
-        "arch", "identifier", "team_id", "kind", "cdhash", "cdhashes", "flags", "hardened_runtime",
-        "code_directory_version", "page_size", "signing_time", "timestamp", "certificates",
-        "entitlements", "designated_requirement", "valid", "problems",
+        "arch",
+        "identifier",
+        "team_id",
+        "kind",
+        "cdhash",
+        "cdhashes",
+        "flags",
+        "hardened_runtime",
+        "code_directory_version",
+        "page_size",
+        "signing_time",
+        "timestamp",
+        "certificates",
+        "entitlements",
+        "designated_requirement",
+        "valid",
+        "problems",
     ] {
         assert!(slice.get(key).is_some(), "missing key {key} in {slice}");
     }
@@ -250,11 +350,19 @@ fn cli_exit_codes_and_json_keys() {
     assert_eq!(slice["cdhash"].as_str().unwrap().len(), 40);
     assert_eq!(slice["cdhashes"][1]["type"], "sha256");
     for key in ["subject", "issuer", "not_before", "not_after", "sha256"] {
-        assert!(slice["certificates"][0].get(key).is_some(), "certificate key {key}");
+        assert!(
+            slice["certificates"][0].get(key).is_some(),
+            "certificate key {key}"
+        );
     }
 
     let out = smbless()
-        .args(["signature", "verify", "--json", "--testing-treat-as-apple-root"])
+        .args([
+            "signature",
+            "verify",
+            "--json",
+            "--testing-treat-as-apple-root",
+        ])
         .arg(&root)
         .arg(fixture("thin-tampered-cd-identifier"))
         .assert()
@@ -264,10 +372,22 @@ fn cli_exit_codes_and_json_keys() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["valid"], false);
-    assert!(v["slices"][0]["problems"].as_array().unwrap().iter().any(|p| p["code"] == "cms-message-digest"));
+    assert!(v["slices"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["code"] == "cms-message-digest"));
 
-    smbless().args(["signature", "verify"]).arg(fixture("no-such-file")).assert().code(2);
-    smbless().args(["signature", "verify"]).arg(&root).assert().code(2);
+    smbless()
+        .args(["signature", "verify"])
+        .arg(fixture("no-such-file"))
+        .assert()
+        .code(2);
+    smbless()
+        .args(["signature", "verify"])
+        .arg(&root)
+        .assert()
+        .code(2);
     smbless()
         .args(["signature", "show", "--json"])
         .arg(fixture("thin"))

@@ -8,7 +8,12 @@ use smbless::codesign::{verify_slice, SealContext, SliceSignature, VerifyOptions
 use smbless::container::Container;
 
 fn load(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/signature").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/signature")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// (start, end) of the first slice's LC_CODE_SIGNATURE data in the file.
@@ -21,7 +26,9 @@ fn signature_range(data: &[u8]) -> (usize, usize) {
 }
 
 fn check(data: &[u8], opts: &VerifyOptions) {
-    let Ok(c) = Container::parse(data) else { return };
+    let Ok(c) = Container::parse(data) else {
+        return;
+    };
     for slice in c.slices() {
         match SliceSignature::read(slice) {
             Ok(Some(sig)) => {
@@ -39,7 +46,11 @@ fn check(data: &[u8], opts: &VerifyOptions) {
 
 #[test]
 fn mutated_signatures_never_panic() {
-    let opts = VerifyOptions { anchors: Anchors::apple().unwrap(), at: None, threads: 1 };
+    let opts = VerifyOptions {
+        anchors: Anchors::apple().unwrap(),
+        at: None,
+        threads: 1,
+    };
     for name in ["thin", "timestamped", "adhoc", "linker-signed"] {
         let orig = load(name);
         let (start, end) = signature_range(&orig);
@@ -78,6 +89,8 @@ fn huge_counts_and_lengths_do_not_allocate() {
     let mut data = orig.clone();
     // SuperBlob count = u32::MAX.
     data[start + 8..start + 12].copy_from_slice(&u32::MAX.to_be_bytes());
-    let e = SliceSignature::from_bytes(&data[start..], start as u64, 0).err().unwrap();
+    let e = SliceSignature::from_bytes(&data[start..], start as u64, 0)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("SuperBlob count"), "{e}");
 }

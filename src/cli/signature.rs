@@ -43,16 +43,24 @@ impl TrustArgs {
     /// Build the verification options.
     pub fn options(&self) -> anyhow::Result<VerifyOptions> {
         let mut anchors = Anchors::apple().context("loading the shipped Apple roots")?;
-        for (paths, kind) in [(&self.anchors, AnchorKind::Custom), (&self.test_apple_roots, AnchorKind::TestApple)] {
+        for (paths, kind) in [
+            (&self.anchors, AnchorKind::Custom),
+            (&self.test_apple_roots, AnchorKind::TestApple),
+        ] {
             for p in paths {
-                let pem = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+                let pem =
+                    std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
                 anchors
                     .add_pem(&pem, kind, &p.display().to_string())
                     .with_context(|| format!("{}: expected PEM certificates", p.display()))?;
             }
         }
         let at = self.at.as_deref().map(parse_time).transpose()?;
-        Ok(VerifyOptions { anchors, at, threads: 0 })
+        Ok(VerifyOptions {
+            anchors,
+            at,
+            threads: 0,
+        })
     }
 }
 
@@ -66,7 +74,9 @@ pub fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
             return Ok(t.and_utc());
         }
     }
-    anyhow::bail!("--at {s:?}: expected an RFC 3339 time (2025-01-31T12:00:00Z) or a date (2025-01-31)")
+    anyhow::bail!(
+        "--at {s:?}: expected an RFC 3339 time (2025-01-31T12:00:00Z) or a date (2025-01-31)"
+    )
 }
 
 /// `signature show` arguments.
@@ -121,17 +131,33 @@ pub fn run(cmd: SignatureCommand) -> anyhow::Result<Outcome> {
             } else {
                 print_human(&report);
             }
-            Ok(if report.valid == Some(true) { Outcome::Success } else { Outcome::Wanting })
+            Ok(if report.valid == Some(true) {
+                Outcome::Success
+            } else {
+                Outcome::Wanting
+            })
         }
     }
 }
 
-fn build(path: &Path, trust: &TrustArgs, arch: Option<String>, integrity: bool, threads: usize) -> anyhow::Result<FileReport> {
+fn build(
+    path: &Path,
+    trust: &TrustArgs,
+    arch: Option<String>,
+    integrity: bool,
+    threads: usize,
+) -> anyhow::Result<FileReport> {
     let mut verify = trust.options()?;
     verify.threads = threads;
-    let opts = ExamineOptions { verify, integrity, arch };
+    let opts = ExamineOptions {
+        verify,
+        integrity,
+        arch,
+    };
     let ex = examine(path, &opts)?;
-    Ok(file_report(&ex, |s| smbless::codesign::designated_requirement_text(s, &ex.slices)))
+    Ok(file_report(&ex, |s| {
+        smbless::codesign::designated_requirement_text(s, &ex.slices)
+    }))
 }
 
 fn print_human(r: &FileReport) {
@@ -168,7 +194,10 @@ fn print_human(r: &FileReport) {
         }
         for (i, c) in s.certificates.iter().enumerate() {
             println!("    certificate {i}: {}", c.subject);
-            println!("      issuer {}; valid {} to {}; sha256 {}", c.issuer, c.not_before, c.not_after, c.sha256);
+            println!(
+                "      issuer {}; valid {} to {}; sha256 {}",
+                c.issuer, c.not_before, c.not_after, c.sha256
+            );
         }
         if let Some(dr) = &s.designated_requirement {
             println!("    designated requirement: {dr}");

@@ -131,12 +131,14 @@ pub(crate) fn blob_at<'a>(
             format!("blob length {length} is smaller than its 8-byte header"),
         ));
     }
-    let blob = rest.get(..length as usize).ok_or(SignatureError::Truncated {
-        field,
-        offset: abs,
-        needed: u64::from(length),
-        available: rest.len() as u64,
-    })?;
+    let blob = rest
+        .get(..length as usize)
+        .ok_or(SignatureError::Truncated {
+            field,
+            offset: abs,
+            needed: u64::from(length),
+            available: rest.len() as u64,
+        })?;
     Ok((magic, blob))
 }
 
@@ -163,7 +165,10 @@ impl<'a> SuperBlob<'a> {
             return Err(SignatureError::invalid(
                 "SuperBlob count",
                 base.saturating_add(8),
-                format!("{count} index entries do not fit in a {}-byte SuperBlob", sb.len()),
+                format!(
+                    "{count} index entries do not fit in a {}-byte SuperBlob",
+                    sb.len()
+                ),
             ));
         }
         let mut entries = Vec::with_capacity(count as usize);
@@ -262,7 +267,10 @@ mod tests {
         data[n - 8] = 0xff; // blob length now reaches past the SuperBlob
         assert!(SuperBlob::parse(&data, 0).is_err());
         let data = sb(
-            &[(2, blob(MAGIC_REQUIREMENTS, &[])), (2, blob(MAGIC_REQUIREMENTS, &[]))],
+            &[
+                (2, blob(MAGIC_REQUIREMENTS, &[])),
+                (2, blob(MAGIC_REQUIREMENTS, &[])),
+            ],
             None,
         );
         let e = SuperBlob::parse(&data, 0).unwrap_err();

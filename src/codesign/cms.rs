@@ -36,6 +36,9 @@ pub fn digest_name(alg: DigestAlgorithm) -> &'static str {
     }
 }
 
+/// The CDHashes2 attribute as read: `(digest OID, full hash)` pairs, or why it is unreadable.
+pub type CdHashes2 = Result<Vec<(String, Vec<u8>)>, String>;
+
 /// An RFC 3161 time-stamp token found as an unsigned attribute of the signer.
 #[derive(Clone)]
 pub struct Timestamp {
@@ -65,7 +68,7 @@ pub struct CmsSignature {
     /// The CDHashes plist attribute: truncated cdhashes in the order listed.
     pub cdhashes_plist: Option<Result<Vec<Vec<u8>>, String>>,
     /// The CDHashes2 attribute: `(digest OID, full hash)` pairs.
-    pub cdhashes2: Option<Result<Vec<(String, Vec<u8>)>, String>>,
+    pub cdhashes2: Option<CdHashes2>,
     /// The time-stamp token, if any.
     pub timestamp: Option<Timestamp>,
 }
@@ -86,7 +89,11 @@ impl CmsSignature {
             return Ok(None);
         }
         let sd = SignedData::parse_ber(payload).map_err(|e| {
-            SignatureError::invalid("CMS signature blob", blob.offset, format!("not a CMS SignedData: {e}"))
+            SignatureError::invalid(
+                "CMS signature blob",
+                blob.offset,
+                format!("not a CMS SignedData: {e}"),
+            )
         })?;
         let certificates: Vec<CapturedX509Certificate> = sd.certificates().cloned().collect();
         let mut out = CmsSignature {
@@ -106,9 +113,12 @@ impl CmsSignature {
                 for attr in attrs.attributes().iter() {
                     let oid = attr.typ.to_string();
                     if oid == OID_CDHASHES_PLIST {
-                        out.cdhashes_plist = Some(read_cdhashes_plist(attr.values.iter().map(|v| v.as_slice())));
+                        out.cdhashes_plist = Some(read_cdhashes_plist(
+                            attr.values.iter().map(|v| v.as_slice()),
+                        ));
                     } else if oid == OID_CDHASHES2 {
-                        out.cdhashes2 = Some(read_cdhashes2(attr.values.iter().map(|v| v.as_slice())));
+                        out.cdhashes2 =
+                            Some(read_cdhashes2(attr.values.iter().map(|v| v.as_slice())));
                     }
                 }
             }
@@ -137,7 +147,9 @@ impl CmsSignature {
     }
 }
 
-fn read_cdhashes_plist<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<Vec<Vec<u8>>, String> {
+fn read_cdhashes_plist<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Result<Vec<Vec<u8>>, String> {
     let v = values.next().ok_or("the CDHashes attribute has no value")?;
     if values.next().is_some() {
         return Err("the CDHashes attribute has more than one value".into());
@@ -145,20 +157,29 @@ fn read_cdhashes_plist<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result
     let t = DerReader::new(v)
         .expect(tag::OCTET_STRING, "CDHashes value is not an OCTET STRING")
         .map_err(|e| e.message.to_string())?;
-    let start = t.value.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
-    let p = plist::Value::from_reader_xml(std::io::Cursor::new(t.value.get(start..).unwrap_or(&[])))
-        .map_err(|e| format!("CDHashes value is not an XML plist: {e}"))?;
+    let start = t
+        .value
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    let p =
+        plist::Value::from_reader_xml(std::io::Cursor::new(t.value.get(start..).unwrap_or(&[])))
+            .map_err(|e| format!("CDHashes value is not an XML plist: {e}"))?;
     let arr = p
         .as_dictionary()
         .and_then(|d| d.get("cdhashes"))
         .and_then(|v| v.as_array())
         .ok_or("CDHashes plist has no `cdhashes` array")?;
     arr.iter()
-        .map(|v| v.as_data().map(<[u8]>::to_vec).ok_or_else(|| "a `cdhashes` entry is not data".to_string()))
+        .map(|v| {
+            v.as_data()
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| "a `cdhashes` entry is not data".to_string())
+        })
         .collect()
 }
 
-fn read_cdhashes2<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Vec<(String, Vec<u8>)>, String> {
+fn read_cdhashes2<'a>(values: impl Iterator<Item = &'a [u8]>) -> CdHashes2 {
     let mut out = Vec::new();
     // Each value is one SEQUENCE, but a parser may hand the whole SET's contents over as a
     // single captured value: read every SEQUENCE in each.
@@ -169,11 +190,17 @@ fn read_cdhashes2<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Vec<(Str
                 .expect(tag::SEQUENCE, "CDHashes2 value is not a SEQUENCE")
                 .map_err(|e| e.message.to_string())?;
             let mut inner = r.nested(&seq);
-            let oid = inner.expect(tag::OID, "CDHashes2 entry lacks its hash OID").map_err(|e| e.message.to_string())?;
-            let hash = inner
-                .expect(tag::OCTET_STRING, "CDHashes2 entry lacks its OCTET STRING hash")
+            let oid = inner
+                .expect(tag::OID, "CDHashes2 entry lacks its hash OID")
                 .map_err(|e| e.message.to_string())?;
-            let oid = super::der::oid_to_string(oid.value).ok_or("CDHashes2 entry has a malformed OID")?;
+            let hash = inner
+                .expect(
+                    tag::OCTET_STRING,
+                    "CDHashes2 entry lacks its OCTET STRING hash",
+                )
+                .map_err(|e| e.message.to_string())?;
+            let oid = super::der::oid_to_string(oid.value)
+                .ok_or("CDHashes2 entry has a malformed OID")?;
             out.push((oid, hash.value.to_vec()));
         }
     }
@@ -263,8 +290,14 @@ pub fn check_cdhashes(cms: &CmsSignature, cds: &[(HashType, Vec<u8>, Vec<u8>)]) 
             if want != got {
                 problems.push(format!(
                     "CDHashes attribute lists [{}] but the CodeDirectories present hash to [{}]",
-                    list.iter().map(|h| super::hex(h)).collect::<Vec<_>>().join(", "),
-                    cds.iter().map(|c| super::hex(&c.1)).collect::<Vec<_>>().join(", ")
+                    list.iter()
+                        .map(|h| super::hex(h))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    cds.iter()
+                        .map(|c| super::hex(&c.1))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
@@ -275,7 +308,9 @@ pub fn check_cdhashes(cms: &CmsSignature, cds: &[(HashType, Vec<u8>, Vec<u8>)]) 
         Some(Ok(list)) => {
             let mut ok = list.len() == cds.len();
             for (ht, _, full) in cds {
-                let found = list.iter().any(|(oid, h)| oid == ht.oid() && h.as_slice() == full.as_slice());
+                let found = list
+                    .iter()
+                    .any(|(oid, h)| oid == ht.oid() && h.as_slice() == full.as_slice());
                 if !found {
                     ok = false;
                     problems.push(format!(

@@ -29,7 +29,11 @@ pub(crate) struct DerReader<'a> {
 
 impl<'a> DerReader<'a> {
     pub(crate) fn new(data: &'a [u8]) -> Self {
-        DerReader { data, pos: 0, origin: 0 }
+        DerReader {
+            data,
+            pos: 0,
+            origin: 0,
+        }
     }
 
     /// A reader over `tlv`'s contents that reports offsets relative to the outer data.
@@ -51,11 +55,18 @@ impl<'a> DerReader<'a> {
     }
 
     fn err(&self, message: &'static str) -> DerError {
-        DerError { offset: self.offset(), message }
+        DerError {
+            offset: self.offset(),
+            message,
+        }
     }
 
     fn byte(&mut self) -> Result<u8, DerError> {
-        let b = self.data.get(self.pos).copied().ok_or_else(|| self.err("truncated element"))?;
+        let b = self
+            .data
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| self.err("truncated element"))?;
         self.pos += 1;
         Ok(b)
     }
@@ -82,8 +93,14 @@ impl<'a> DerReader<'a> {
             }
             l
         };
-        let end = self.pos.checked_add(len).ok_or_else(|| self.err("length overflows"))?;
-        let value = self.data.get(self.pos..end).ok_or_else(|| self.err("length runs past the end"))?;
+        let end = self
+            .pos
+            .checked_add(len)
+            .ok_or_else(|| self.err("length overflows"))?;
+        let value = self
+            .data
+            .get(self.pos..end)
+            .ok_or_else(|| self.err("length runs past the end"))?;
         self.pos = end;
         Ok(Tlv { tag, value })
     }
@@ -93,7 +110,10 @@ impl<'a> DerReader<'a> {
         let at = self.offset();
         let t = self.read()?;
         if t.tag != tag {
-            return Err(DerError { offset: at, message: what });
+            return Err(DerError {
+                offset: at,
+                message: what,
+            });
         }
         Ok(t)
     }
@@ -123,7 +143,13 @@ pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
         started = true;
         if b & 0x80 == 0 {
             if parts.is_empty() {
-                let (a, b) = if acc < 40 { (0, acc) } else if acc < 80 { (1, acc - 40) } else { (2, acc - 80) };
+                let (a, b) = if acc < 40 {
+                    (0, acc)
+                } else if acc < 80 {
+                    (1, acc - 40)
+                } else {
+                    (2, acc - 80)
+                };
                 parts.push(a);
                 parts.push(b);
             } else {
@@ -136,7 +162,13 @@ pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
     if started || parts.is_empty() {
         return None;
     }
-    Some(parts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("."))
+    Some(
+        parts
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("."),
+    )
 }
 
 /// Decode a two's-complement INTEGER that fits in an i64.
@@ -158,8 +190,14 @@ mod tests {
 
     #[test]
     fn oids_and_integers() {
-        assert_eq!(oid_to_string(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x63, 0x64, 0x06, 0x01, 0x0d]).unwrap(), "1.2.840.113635.100.6.1.13");
-        assert_eq!(oid_to_string(&[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03]).unwrap(), "1.3.6.1.5.5.7.3.3");
+        assert_eq!(
+            oid_to_string(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x63, 0x64, 0x06, 0x01, 0x0d]).unwrap(),
+            "1.2.840.113635.100.6.1.13"
+        );
+        assert_eq!(
+            oid_to_string(&[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03]).unwrap(),
+            "1.3.6.1.5.5.7.3.3"
+        );
         assert!(oid_to_string(&[0x86]).is_none());
         assert_eq!(integer(&[0x01]), Some(1));
         assert_eq!(integer(&[0xff]), Some(-1));
@@ -169,7 +207,9 @@ mod tests {
     #[test]
     fn lengths_are_checked() {
         assert!(DerReader::new(&[0x30, 0x05, 0x01]).read().is_err());
-        assert!(DerReader::new(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).read().is_err());
+        assert!(DerReader::new(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff])
+            .read()
+            .is_err());
         assert!(DerReader::new(&[0x30, 0x80, 0, 0]).read().is_err());
         let t = DerReader::new(&[0x30, 0x81, 0x01, 0x05]).read().unwrap();
         assert_eq!(t.value, &[5]);

@@ -48,7 +48,11 @@ fn subject_component(cert: &CapturedX509Certificate, key: &str) -> Option<String
 /// The implicit DR of signed code with certificate chain `chain` (leaf first, anchor last, as
 /// built), identifier `identifier`, whose anchor is (or is treated as) Apple's when
 /// `apple_anchor`. `None` when there are no certificates.
-pub fn implicit(identifier: &str, chain: &[CapturedX509Certificate], apple_anchor: bool) -> Option<ImplicitRequirement> {
+pub fn implicit(
+    identifier: &str,
+    chain: &[CapturedX509Certificate],
+    apple_anchor: bool,
+) -> Option<ImplicitRequirement> {
     let leaf = chain.first()?;
     let mut clauses = vec![Clause::Identifier(identifier.to_owned())];
     let intermediate = if chain.len() == 3 { chain.get(1) } else { None };
@@ -65,7 +69,10 @@ pub fn implicit(identifier: &str, chain: &[CapturedX509Certificate], apple_ancho
         } else if intermediate.is_some_and(|c| has_extension(c, oids::DEVELOPER_ID_CA)) {
             clauses.push(Clause::AnchorAppleGeneric);
             clauses.push(Clause::CertFieldExists(1, oids::DEVELOPER_ID_CA.into()));
-            clauses.push(Clause::CertFieldExists(0, oids::DEVELOPER_ID_APPLICATION.into()));
+            clauses.push(Clause::CertFieldExists(
+                0,
+                oids::DEVELOPER_ID_APPLICATION.into(),
+            ));
             clauses.push(Clause::CertSubjectEquals(
                 0,
                 "OU".into(),
@@ -87,10 +94,17 @@ pub fn implicit(identifier: &str, chain: &[CapturedX509Certificate], apple_ancho
             }
         }
         let cert = chain.get(slot).unwrap_or(leaf);
-        let s = if chain.len() > 1 && slot + 1 == chain.len() { -1 } else { slot as i32 };
+        let s = if chain.len() > 1 && slot + 1 == chain.len() {
+            -1
+        } else {
+            slot as i32
+        };
         clauses.push(Clause::CertHash(s, sha1(cert.constructed_data()).to_vec()));
     }
-    Some(ImplicitRequirement { clauses, any: false })
+    Some(ImplicitRequirement {
+        clauses,
+        any: false,
+    })
 }
 
 /// The ad-hoc DR: any of the given cdhashes (every CodeDirectory of every architecture).
@@ -136,11 +150,19 @@ fn slot(s: i32) -> String {
 impl std::fmt::Display for Clause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Clause::Identifier(i) => write!(f, "identifier \"{}\"", i.replace('\\', "\\\\").replace('"', "\\\"")),
+            Clause::Identifier(i) => write!(
+                f,
+                "identifier \"{}\"",
+                i.replace('\\', "\\\\").replace('"', "\\\"")
+            ),
             Clause::AnchorApple => f.write_str("anchor apple"),
             Clause::AnchorAppleGeneric => f.write_str("anchor apple generic"),
-            Clause::CertFieldExists(s, oid) => write!(f, "certificate {}[field.{oid}] /* exists */", slot(*s)),
-            Clause::CertSubjectEquals(s, k, v) => write!(f, "certificate {}[subject.{k}] = {}", slot(*s), quote(v)),
+            Clause::CertFieldExists(s, oid) => {
+                write!(f, "certificate {}[field.{oid}] /* exists */", slot(*s))
+            }
+            Clause::CertSubjectEquals(s, k, v) => {
+                write!(f, "certificate {}[subject.{k}] = {}", slot(*s), quote(v))
+            }
             Clause::CertHash(s, h) => write!(f, "certificate {} = H\"{}\"", slot(*s), hex(h)),
             Clause::Cdhash(h) => write!(f, "cdhash H\"{}\"", hex(h)),
         }
@@ -163,7 +185,10 @@ mod tests {
     fn quoting_follows_apples_dumper() {
         assert_eq!(quote("W38PE5Y733"), "W38PE5Y733");
         assert_eq!(quote("97JCY7859U"), "\"97JCY7859U\"");
-        assert_eq!(quote("Apple Development: A (B)"), "\"Apple Development: A (B)\"");
+        assert_eq!(
+            quote("Apple Development: A (B)"),
+            "\"Apple Development: A (B)\""
+        );
         assert_eq!(quote("a\"b"), "\"a\\\"b\"");
     }
 
@@ -172,7 +197,11 @@ mod tests {
         let r = adhoc(&[vec![0xab; 20], vec![0xcd; 20]]).unwrap();
         assert_eq!(
             r.to_string(),
-            format!("cdhash H\"{}\" or cdhash H\"{}\"", "ab".repeat(20), "cd".repeat(20))
+            format!(
+                "cdhash H\"{}\" or cdhash H\"{}\"",
+                "ab".repeat(20),
+                "cd".repeat(20)
+            )
         );
     }
 }

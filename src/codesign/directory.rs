@@ -124,20 +124,32 @@ fn c_string(cd: &[u8], off: u32, base: u64, field: &'static str) -> Result<Strin
         SignatureError::invalid(
             field,
             base,
-            format!("offset {off:#x} is outside the {}-byte CodeDirectory", cd.len()),
+            format!(
+                "offset {off:#x} is outside the {}-byte CodeDirectory",
+                cd.len()
+            ),
         )
     })?;
     let nul = rest.iter().position(|&b| b == 0).ok_or_else(|| {
-        SignatureError::invalid(field, base, format!("string at {off:#x} is not NUL-terminated"))
+        SignatureError::invalid(
+            field,
+            base,
+            format!("string at {off:#x} is not NUL-terminated"),
+        )
     })?;
     let bytes = rest.get(..nul).unwrap_or(&[]);
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| SignatureError::invalid(field, base, format!("string at {off:#x} is not UTF-8")))
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        SignatureError::invalid(field, base, format!("string at {off:#x} is not UTF-8"))
+    })
 }
 
 impl<'a> CodeDirectory<'a> {
     /// Parse a CodeDirectory blob (`raw` is exactly the blob, as cut by its length field).
-    pub fn parse(raw: &'a [u8], slot: u32, offset: u64) -> Result<CodeDirectory<'a>, SignatureError> {
+    pub fn parse(
+        raw: &'a [u8],
+        slot: u32,
+        offset: u64,
+    ) -> Result<CodeDirectory<'a>, SignatureError> {
         let mut r = Reader::new(raw, offset);
         let magic = r.u32("CodeDirectory magic")?;
         if magic != MAGIC_CODEDIRECTORY {
@@ -179,7 +191,11 @@ impl<'a> CodeDirectory<'a> {
             return Err(SignatureError::invalid(
                 "CodeDirectory hashSize",
                 offset,
-                format!("{hash_size} does not match {} ({} bytes)", hash_type, hash_type.size()),
+                format!(
+                    "{hash_size} does not match {} ({} bytes)",
+                    hash_type,
+                    hash_type.size()
+                ),
             ));
         }
         if page_size_log2 >= 32 {
@@ -229,20 +245,24 @@ impl<'a> CodeDirectory<'a> {
 
         // The hash array: special slots before hashOffset, code slots after.
         let hs = u64::from(hash_size);
-        let specials = u64::from(n_special_slots)
-            .checked_mul(hs)
-            .ok_or_else(|| SignatureError::invalid("CodeDirectory nSpecialSlots", offset, "overflow"))?;
+        let specials = u64::from(n_special_slots).checked_mul(hs).ok_or_else(|| {
+            SignatureError::invalid("CodeDirectory nSpecialSlots", offset, "overflow")
+        })?;
         if specials > u64::from(hash_offset) {
             return Err(SignatureError::invalid(
                 "CodeDirectory nSpecialSlots",
                 offset,
-                format!("{n_special_slots} special slots do not fit before hashOffset {hash_offset:#x}"),
+                format!(
+                    "{n_special_slots} special slots do not fit before hashOffset {hash_offset:#x}"
+                ),
             ));
         }
         let code_end = u64::from(n_code_slots)
             .checked_mul(hs)
             .and_then(|n| n.checked_add(u64::from(hash_offset)))
-            .ok_or_else(|| SignatureError::invalid("CodeDirectory nCodeSlots", offset, "overflow"))?;
+            .ok_or_else(|| {
+                SignatureError::invalid("CodeDirectory nCodeSlots", offset, "overflow")
+            })?;
         if code_end > raw.len() as u64 {
             return Err(SignatureError::invalid(
                 "CodeDirectory nCodeSlots",
@@ -375,7 +395,15 @@ pub(crate) mod tests {
 
     /// Build a CodeDirectory of `version` with the given identifier, hashing `code` in pages of
     /// `1 << page_log2`.
-    pub(crate) fn build(version: u32, ht: HashType, ident: &str, team: Option<&str>, code: &[u8], page_log2: u8, specials: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn build(
+        version: u32,
+        ht: HashType,
+        ident: &str,
+        team: Option<&str>,
+        code: &[u8],
+        page_log2: u8,
+        specials: &[Vec<u8>],
+    ) -> Vec<u8> {
         let header = match version {
             v if v >= SUPPORTS_LINKAGE => 108,
             v if v >= SUPPORTS_RUNTIME => 96,
@@ -390,10 +418,15 @@ pub(crate) mod tests {
         let strings_end = team_off + team.map_or(0, |t| t.len() + 1);
         let hs = ht.size();
         let hash_off = strings_end + specials.len() * hs;
-        let pages: Vec<&[u8]> = if page_log2 == 0 { vec![code] } else { code.chunks(1 << page_log2).collect() };
+        let pages: Vec<&[u8]> = if page_log2 == 0 {
+            vec![code]
+        } else {
+            code.chunks(1 << page_log2).collect()
+        };
         let total = hash_off + pages.len() * hs;
         let mut cd = vec![0u8; total];
-        let put = |cd: &mut Vec<u8>, at: usize, v: u32| cd[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        let put =
+            |cd: &mut Vec<u8>, at: usize, v: u32| cd[at..at + 4].copy_from_slice(&v.to_be_bytes());
         put(&mut cd, 0, MAGIC_CODEDIRECTORY);
         put(&mut cd, 4, total as u32);
         put(&mut cd, 8, version);
@@ -427,12 +460,26 @@ pub(crate) mod tests {
     #[test]
     fn parses_every_version_and_hash_type() {
         let code = vec![7u8; 10000];
-        for v in [0x20001, 0x20100, 0x20200, 0x20300, 0x20400, 0x20500, 0x20600] {
-            for ht in [HashType::Sha1, HashType::Sha256, HashType::Sha256Truncated, HashType::Sha384] {
+        for v in [
+            0x20001, 0x20100, 0x20200, 0x20300, 0x20400, 0x20500, 0x20600,
+        ] {
+            for ht in [
+                HashType::Sha1,
+                HashType::Sha256,
+                HashType::Sha256Truncated,
+                HashType::Sha384,
+            ] {
                 let raw = build(v, ht, "com.example.x", Some("TEAMID1234"), &code, 12, &[]);
                 let cd = CodeDirectory::parse(&raw, 0, 0).unwrap();
                 assert_eq!(cd.identifier, "com.example.x");
-                assert_eq!(cd.team_id.as_deref(), if v >= 0x20200 { Some("TEAMID1234") } else { None });
+                assert_eq!(
+                    cd.team_id.as_deref(),
+                    if v >= 0x20200 {
+                        Some("TEAMID1234")
+                    } else {
+                        None
+                    }
+                );
                 assert_eq!(cd.n_code_slots, 3);
                 assert_eq!(cd.expected_code_slots(), 3);
                 assert_eq!(cd.code_slot_hash(2).unwrap(), &ht.digest(&code[8192..])[..]);
@@ -446,24 +493,42 @@ pub(crate) mod tests {
         let raw = build(0x20400, HashType::Sha256, "x", None, &[1; 100], 12, &[]);
         let mut bad = raw.clone();
         bad[20..24].copy_from_slice(&0xffff_0000u32.to_be_bytes()); // identOffset
-        assert!(CodeDirectory::parse(&bad, 0, 0).unwrap_err().to_string().contains("identOffset"));
+        assert!(CodeDirectory::parse(&bad, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("identOffset"));
         let mut bad = raw.clone();
         bad[36] = 0; // hashSize
-        assert!(CodeDirectory::parse(&bad, 0, 0).unwrap_err().to_string().contains("hashSize"));
+        assert!(CodeDirectory::parse(&bad, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("hashSize"));
         let mut bad = raw.clone();
         bad[28..32].copy_from_slice(&u32::MAX.to_be_bytes()); // nCodeSlots
-        assert!(CodeDirectory::parse(&bad, 0, 0).unwrap_err().to_string().contains("nCodeSlots"));
+        assert!(CodeDirectory::parse(&bad, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("nCodeSlots"));
         let mut bad = raw.clone();
         bad[24..28].copy_from_slice(&u32::MAX.to_be_bytes()); // nSpecialSlots
-        assert!(CodeDirectory::parse(&bad, 0, 0).unwrap_err().to_string().contains("nSpecialSlots"));
+        assert!(CodeDirectory::parse(&bad, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("nSpecialSlots"));
         let mut bad = raw.clone();
         bad[39] = 200; // pageSize
         assert!(CodeDirectory::parse(&bad, 0, 0).is_err());
         let mut bad = raw.clone();
         bad[8..12].copy_from_slice(&0x30000u32.to_be_bytes());
-        assert!(CodeDirectory::parse(&bad, 0, 0).unwrap_err().to_string().contains("version"));
+        assert!(CodeDirectory::parse(&bad, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("version"));
         for n in 0..raw.len() {
-            assert!(CodeDirectory::parse(&raw[..n], 0, 0).is_err(), "truncated to {n}");
+            assert!(
+                CodeDirectory::parse(&raw[..n], 0, 0).is_err(),
+                "truncated to {n}"
+            );
         }
     }
 }

@@ -19,15 +19,23 @@ pub fn parse_xml(blob: &BlobEntry<'_>) -> Result<plist::Value, SignatureError> {
             expected: MAGIC_ENTITLEMENTS,
         });
     }
-    parse_xml_bytes(blob.payload()).map_err(|m| SignatureError::invalid("Entitlements blob", blob.offset, m))
+    parse_xml_bytes(blob.payload())
+        .map_err(|m| SignatureError::invalid("Entitlements blob", blob.offset, m))
 }
 
 /// Parse entitlements XML text (without the blob header).
 pub fn parse_xml_bytes(payload: &[u8]) -> Result<plist::Value, String> {
-    let start = payload.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(payload.len());
-    let end = payload.iter().rposition(|&b| b != 0 && !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = payload
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(payload.len());
+    let end = payload
+        .iter()
+        .rposition(|&b| b != 0 && !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     let text = payload.get(start..end.max(start)).unwrap_or(&[]);
-    let v = plist::Value::from_reader_xml(std::io::Cursor::new(text)).map_err(|e| format!("not an XML property list: {e}"))?;
+    let v = plist::Value::from_reader_xml(std::io::Cursor::new(text))
+        .map_err(|e| format!("not an XML property list: {e}"))?;
     if v.as_dictionary().is_none() {
         return Err("the property list is not a dictionary".into());
     }
@@ -69,21 +77,33 @@ pub fn parse_der_bytes(payload: &[u8]) -> Result<plist::Value, DerErrorPublic> {
             .expect(tag::INTEGER, "expected the INTEGER version")
             .map_err(DerErrorPublic::from)?;
         if integer(version.value) != Some(1) {
-            return Err(DerErrorPublic { offset: 0, message: "DER entitlements version is not 1" });
+            return Err(DerErrorPublic {
+                offset: 0,
+                message: "DER entitlements version is not 1",
+            });
         }
         let d = inner.read().map_err(DerErrorPublic::from)?;
         if !inner.is_empty() {
-            return Err(DerErrorPublic { offset: inner.offset(), message: "trailing data after the dictionary" });
+            return Err(DerErrorPublic {
+                offset: inner.offset(),
+                message: "trailing data after the dictionary",
+            });
         }
         value(&inner, d, 0)?
     } else {
         value(&top, first, 0)?
     };
     if !top.is_empty() {
-        return Err(DerErrorPublic { offset: top.offset(), message: "trailing data after the entitlements" });
+        return Err(DerErrorPublic {
+            offset: top.offset(),
+            message: "trailing data after the entitlements",
+        });
     }
     if dict.as_dictionary().is_none() {
-        return Err(DerErrorPublic { offset: 0, message: "the entitlements are not a dictionary" });
+        return Err(DerErrorPublic {
+            offset: 0,
+            message: "the entitlements are not a dictionary",
+        });
     }
     Ok(dict)
 }
@@ -99,13 +119,19 @@ pub struct DerErrorPublic {
 
 impl From<DerError> for DerErrorPublic {
     fn from(e: DerError) -> Self {
-        DerErrorPublic { offset: e.offset, message: e.message }
+        DerErrorPublic {
+            offset: e.offset,
+            message: e.message,
+        }
     }
 }
 
 fn value(parent: &DerReader<'_>, t: Tlv<'_>, depth: usize) -> Result<plist::Value, DerErrorPublic> {
     let at = parent.offset();
-    let fail = |message: &'static str| DerErrorPublic { offset: at, message };
+    let fail = |message: &'static str| DerErrorPublic {
+        offset: at,
+        message,
+    };
     if depth > MAX_DEPTH {
         return Err(fail("entitlements nest too deeply"));
     }
@@ -134,10 +160,15 @@ fn value(parent: &DerReader<'_>, t: Tlv<'_>, depth: usize) -> Result<plist::Valu
             let mut r = parent.nested(&t);
             let mut dict = plist::Dictionary::new();
             while !r.is_empty() {
-                let pair = r.expect(tag::SEQUENCE, "a dictionary entry must be a SEQUENCE").map_err(DerErrorPublic::from)?;
+                let pair = r
+                    .expect(tag::SEQUENCE, "a dictionary entry must be a SEQUENCE")
+                    .map_err(DerErrorPublic::from)?;
                 let mut pr = r.nested(&pair);
-                let k = pr.expect(tag::UTF8_STRING, "a dictionary key must be a UTF8String").map_err(DerErrorPublic::from)?;
-                let key = std::str::from_utf8(k.value).map_err(|_| fail("dictionary key is not UTF-8"))?;
+                let k = pr
+                    .expect(tag::UTF8_STRING, "a dictionary key must be a UTF8String")
+                    .map_err(DerErrorPublic::from)?;
+                let key = std::str::from_utf8(k.value)
+                    .map_err(|_| fail("dictionary key is not UTF-8"))?;
                 let v = pr.read().map_err(DerErrorPublic::from)?;
                 let val = value(&pr, v, depth + 1)?;
                 if !pr.is_empty() {
@@ -177,18 +208,30 @@ mod tests {
     fn apple_form_and_bare_set_with_ber_booleans() {
         let mut entries = pair("com.apple.security.app-sandbox", tlv(tag::BOOLEAN, &[0xff]));
         entries.extend(pair("n", tlv(tag::INTEGER, &[0x05])));
-        entries.extend(pair("groups", tlv(tag::SEQUENCE, &tlv(tag::UTF8_STRING, b"g1"))));
+        entries.extend(pair(
+            "groups",
+            tlv(tag::SEQUENCE, &tlv(tag::UTF8_STRING, b"g1")),
+        ));
         let mut body = tlv(tag::INTEGER, &[1]);
         body.extend(tlv(CONTEXT_16, &entries));
         let apple = tlv(APPLICATION_16, &body);
         let v = parse_der_bytes(&apple).unwrap();
         let d = v.as_dictionary().unwrap();
-        assert_eq!(d.get("com.apple.security.app-sandbox"), Some(&plist::Value::Boolean(true)));
+        assert_eq!(
+            d.get("com.apple.security.app-sandbox"),
+            Some(&plist::Value::Boolean(true))
+        );
         assert_eq!(d.get("n").and_then(|v| v.as_signed_integer()), Some(5));
 
-        let bare = tlv(tag::SET, &pair("get-task-allow", tlv(tag::BOOLEAN, &[0x01])));
+        let bare = tlv(
+            tag::SET,
+            &pair("get-task-allow", tlv(tag::BOOLEAN, &[0x01])),
+        );
         let v = parse_der_bytes(&bare).unwrap();
-        assert_eq!(v.as_dictionary().unwrap().get("get-task-allow"), Some(&plist::Value::Boolean(true)));
+        assert_eq!(
+            v.as_dictionary().unwrap().get("get-task-allow"),
+            Some(&plist::Value::Boolean(true))
+        );
     }
 
     #[test]
@@ -205,7 +248,10 @@ mod tests {
     fn xml_with_leading_whitespace() {
         let x = b"\n  <?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict><key>a</key><true/></dict></plist>\n\0";
         let v = parse_xml_bytes(x).unwrap();
-        assert_eq!(v.as_dictionary().unwrap().get("a"), Some(&plist::Value::Boolean(true)));
+        assert_eq!(
+            v.as_dictionary().unwrap().get("a"),
+            Some(&plist::Value::Boolean(true))
+        );
         assert!(parse_xml_bytes(b"{ a = 1; }").is_err());
     }
 }

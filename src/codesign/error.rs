@@ -11,7 +11,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// A structure or field extends past the end of its enclosing data.
-    #[error("{field} at offset {offset:#x}: truncated (needs {needed} bytes, {available} available)")]
+    #[error(
+        "{field} at offset {offset:#x}: truncated (needs {needed} bytes, {available} available)"
+    )]
     Truncated {
         /// The field or structure being read.
         field: &'static str,

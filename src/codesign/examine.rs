@@ -172,7 +172,11 @@ pub fn examine(path: &Path, opts: &ExamineOptions) -> Result<Examination, Examin
     examine_at(path, opts, 0)
 }
 
-fn examine_at(path: &Path, opts: &ExamineOptions, depth: usize) -> Result<Examination, ExamineError> {
+fn examine_at(
+    path: &Path,
+    opts: &ExamineOptions,
+    depth: usize,
+) -> Result<Examination, ExamineError> {
     if Bundle::is_bundle(path) {
         examine_bundle(path, opts, depth)
     } else {
@@ -188,7 +192,11 @@ struct BundleContext {
     code_resources: Option<Vec<u8>>,
 }
 
-fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContext>) -> Result<Examination, ExamineError> {
+fn examine_file(
+    path: &Path,
+    opts: &ExamineOptions,
+    bundle: Option<&BundleContext>,
+) -> Result<Examination, ExamineError> {
     let map = MappedFile::open(path).map_err(|source| ExamineError::Io {
         path: path.to_path_buf(),
         source,
@@ -242,18 +250,25 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
         let embedded_info = plists::embedded(slice, EmbeddedKind::Info);
         out.info_plist = match bundle {
             Some(b) => Some(b.info_plist.clone()),
-            None => embedded_info.as_ref().ok().and_then(|p| p.as_ref().map(|p| p.dictionary().clone())),
+            None => embedded_info
+                .as_ref()
+                .ok()
+                .and_then(|p| p.as_ref().map(|p| p.dictionary().clone())),
         };
         let sig = match SliceSignature::read(slice) {
             Ok(Some(sig)) => sig,
             Ok(None) => {
-                out.problems.push(Problem::new("unsigned", "there is no code signature (LC_CODE_SIGNATURE)"));
+                out.problems.push(Problem::new(
+                    "unsigned",
+                    "there is no code signature (LC_CODE_SIGNATURE)",
+                ));
                 slices.push(out);
                 continue;
             }
             Err(e) => {
                 out.kind = Kind::Untrusted;
-                out.problems.push(Problem::new("signature-unreadable", e.to_string()));
+                out.problems
+                    .push(Problem::new("signature-unreadable", e.to_string()));
                 slices.push(out);
                 continue;
             }
@@ -262,20 +277,30 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
         out.identifier = Some(cd.identifier.clone());
         out.team_id = cd.team_id.clone();
         out.cdhash = Some(cd.cdhash());
-        out.cdhashes = sig.code_directories().map(|c| (c.hash_type, c.cdhash())).collect();
+        out.cdhashes = sig
+            .code_directories()
+            .map(|c| (c.hash_type, c.cdhash()))
+            .collect();
         out.flags = cd.flags;
         out.code_directory_version = Some(cd.version);
         out.page_size = cd.page_size();
         out.platform = cd.platform;
         out.requirements = sig.requirements.map(|b| b.data.to_vec());
-        out.launch_constraints = sig.launch_constraints.iter().map(|b| (b.slot, b.data.to_vec())).collect();
+        out.launch_constraints = sig
+            .launch_constraints
+            .iter()
+            .map(|b| (b.slot, b.data.to_vec()))
+            .collect();
         let mut parse_problems = Vec::new();
         out.entitlements = match (&sig.entitlements, &sig.der_entitlements) {
             (Some(Ok(v)), _) => Some(v.clone()),
             (_, Some(Ok(v))) => Some(v.clone()),
             _ => None,
         };
-        for e in [&sig.entitlements, &sig.der_entitlements].into_iter().flatten() {
+        for e in [&sig.entitlements, &sig.der_entitlements]
+            .into_iter()
+            .flatten()
+        {
             if let Err(e) = e {
                 parse_problems.push(Problem::new("entitlements-unreadable", e.to_string()));
             }
@@ -285,7 +310,14 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
             out.certificates = cms.certificates.clone();
         }
         let section_bytes = slice
-            .section(if slice.is_macho() { "__TEXT" } else { "" }, if slice.is_macho() { "__info_plist" } else { ".info_plist" })
+            .section(
+                if slice.is_macho() { "__TEXT" } else { "" },
+                if slice.is_macho() {
+                    "__info_plist"
+                } else {
+                    ".info_plist"
+                },
+            )
             .map(|s| s.data);
         let ctx = match bundle {
             Some(b) => SealContext {
@@ -317,7 +349,10 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
             // Leaf first, then the rest of the bag in chain order.
             let mut certs = chain.certs.clone();
             for c in &out.certificates {
-                if !certs.iter().any(|x| x.constructed_data() == c.constructed_data()) {
+                if !certs
+                    .iter()
+                    .any(|x| x.constructed_data() == c.constructed_data())
+                {
                     certs.push(c.clone());
                 }
             }
@@ -326,7 +361,8 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
         out.problems = parse_problems;
         out.problems.extend(verdict.problems);
         if let (None, Err(e)) = (bundle, &embedded_info) {
-            out.problems.push(Problem::new("info-plist-unreadable", e.to_string()));
+            out.problems
+                .push(Problem::new("info-plist-unreadable", e.to_string()));
         }
         slices.push(out);
     }
@@ -339,14 +375,23 @@ fn examine_file(path: &Path, opts: &ExamineOptions, bundle: Option<&BundleContex
     })
 }
 
-fn examine_bundle(root: &Path, opts: &ExamineOptions, depth: usize) -> Result<Examination, ExamineError> {
+fn examine_bundle(
+    root: &Path,
+    opts: &ExamineOptions,
+    depth: usize,
+) -> Result<Examination, ExamineError> {
     let bundle = Bundle::open(root)?;
     let contents = root.join("Contents");
     let cr_path = contents.join("_CodeSignature/CodeResources");
     let code_resources = match read_capped(&cr_path, seal::MAX_CODE_RESOURCES) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => return Err(ExamineError::Io { path: cr_path, source }),
+        Err(source) => {
+            return Err(ExamineError::Io {
+                path: cr_path,
+                source,
+            })
+        }
     };
     let ctx = BundleContext {
         info_plist_raw: bundle.info_plist().raw().to_vec(),
@@ -366,12 +411,18 @@ fn examine_bundle(root: &Path, opts: &ExamineOptions, depth: usize) -> Result<Ex
             if signed && ex.slices.iter().any(|s| s.kind != Kind::LinkerSigned) {
                 ex.problems.push(Problem::new(
                     "resources-missing",
-                    format!("{}: missing; a signed bundle seals its resources there", cr_path.display()),
+                    format!(
+                        "{}: missing; a signed bundle seals its resources there",
+                        cr_path.display()
+                    ),
                 ));
             }
         }
         Some(bytes) => match CodeResources::parse(bytes) {
-            Err(m) => ex.problems.push(Problem::new("resources-unreadable", format!("{}: {m}", cr_path.display()))),
+            Err(m) => ex.problems.push(Problem::new(
+                "resources-unreadable",
+                format!("{}: {m}", cr_path.display()),
+            )),
             Ok(cr) => {
                 let main_rel = exe
                     .strip_prefix(&contents)
@@ -383,27 +434,49 @@ fn examine_bundle(root: &Path, opts: &ExamineOptions, depth: usize) -> Result<Ex
                 ex.problems.extend(check.problems);
                 for f in check.findings {
                     ex.problems.push(match f {
-                        Finding::Missing(p) => Problem::new("resource-missing", format!("Contents/{p}: sealed but missing")),
-                        Finding::Added(p) => Problem::new("resource-added", format!("Contents/{p}: present but not sealed")),
-                        Finding::Modified(p, why) => Problem::new("resource-modified", format!("Contents/{p}: {why}")),
+                        Finding::Missing(p) => Problem::new(
+                            "resource-missing",
+                            format!("Contents/{p}: sealed but missing"),
+                        ),
+                        Finding::Added(p) => Problem::new(
+                            "resource-added",
+                            format!("Contents/{p}: present but not sealed"),
+                        ),
+                        Finding::Modified(p, why) => {
+                            Problem::new("resource-modified", format!("Contents/{p}: {why}"))
+                        }
                     });
                 }
                 for n in check.nested {
                     if depth + 1 > MAX_NESTING {
-                        ex.problems.push(Problem::new("nested-code", format!("Contents/{}: nested deeper than {MAX_NESTING} levels", n.relative)));
+                        ex.problems.push(Problem::new(
+                            "nested-code",
+                            format!(
+                                "Contents/{}: nested deeper than {MAX_NESTING} levels",
+                                n.relative
+                            ),
+                        ));
                         continue;
                     }
                     let mut nopts = opts.clone();
                     nopts.arch = None;
                     match examine_at(&n.path, &nopts, depth + 1) {
-                        Err(e) => ex.problems.push(Problem::new("nested-code", format!("Contents/{}: {e}", n.relative))),
+                        Err(e) => ex.problems.push(Problem::new(
+                            "nested-code",
+                            format!("Contents/{}: {e}", n.relative),
+                        )),
                         Ok(nested) => {
                             for p in nested.all_problems() {
-                                ex.problems.push(Problem::new("nested-code", format!("Contents/{}: {p}", n.relative)));
+                                ex.problems.push(Problem::new(
+                                    "nested-code",
+                                    format!("Contents/{}: {p}", n.relative),
+                                ));
                             }
                             let want = n.sealed.cdhash.clone().unwrap_or_default();
                             let matches = nested.slices.iter().any(|s| {
-                                s.cdhashes.iter().any(|(_, h)| h.as_slice() == want.as_slice())
+                                s.cdhashes
+                                    .iter()
+                                    .any(|(_, h)| h.as_slice() == want.as_slice())
                             });
                             if !matches {
                                 ex.problems.push(Problem::new(

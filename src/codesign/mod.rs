@@ -7,35 +7,38 @@
 //! chain to a trusted anchor.
 
 pub mod blob;
-pub mod examine;
 pub mod cms;
 mod der;
 pub mod designated;
 pub mod directory;
 pub mod entitlements;
 pub mod error;
+pub mod examine;
 pub mod hash;
 pub mod pages;
+mod reader;
 pub mod report;
 pub mod seal;
 pub mod signature;
 pub mod trust;
 pub mod verify;
-mod reader;
 
 pub use blob::{BlobEntry, SuperBlob};
 pub use directory::CodeDirectory;
 pub use error::SignatureError;
+pub use examine::{examine, Examination, ExamineError, ExamineOptions, SignedSlice};
 pub use hash::HashType;
 pub use reader::{hex, unhex};
 pub use signature::SliceSignature;
 pub use verify::{verify_slice, Kind, Problem, SealContext, SliceVerdict, VerifyOptions};
-pub use examine::{examine, Examination, ExamineError, ExamineOptions, SignedSlice};
 
 /// The implicit designated requirement of `slice` (Apple's synthesis from its certificates;
 /// `cdhash` clauses for ad-hoc and linker-signed code, over every slice in `all`), ignoring any
 /// explicit one.
-pub fn implicit_designated_requirement(slice: &SignedSlice, all: &[SignedSlice]) -> Option<designated::ImplicitRequirement> {
+pub fn implicit_designated_requirement(
+    slice: &SignedSlice,
+    all: &[SignedSlice],
+) -> Option<designated::ImplicitRequirement> {
     match slice.kind {
         Kind::Unsigned => None,
         Kind::Adhoc | Kind::LinkerSigned => {

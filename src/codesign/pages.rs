@@ -29,7 +29,11 @@ pub fn default_threads() -> usize {
 /// The caller must have checked that `code.len()` equals the code limit and that the slot count
 /// matches; pages beyond the stored slots are counted as mismatches.
 pub fn check_pages(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
-    let threads = if threads == 0 { default_threads() } else { threads };
+    let threads = if threads == 0 {
+        default_threads()
+    } else {
+        threads
+    };
     match cd.hash_type {
         HashType::Sha1 => run::<sha1::Sha1>(cd, code, threads),
         HashType::Sha256 | HashType::Sha256Truncated => run::<sha2::Sha256>(cd, code, threads),
@@ -38,8 +42,14 @@ pub fn check_pages(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageM
 }
 
 fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
-    let page = cd.page_size().map_or(code.len().max(1), |p| usize::try_from(p).unwrap_or(usize::MAX));
-    let pages: Vec<&[u8]> = if code.is_empty() { Vec::new() } else { code.chunks(page).collect() };
+    let page = cd.page_size().map_or(code.len().max(1), |p| {
+        usize::try_from(p).unwrap_or(usize::MAX)
+    });
+    let pages: Vec<&[u8]> = if code.is_empty() {
+        Vec::new()
+    } else {
+        code.chunks(page).collect()
+    };
     let hashes = cd.code_hashes();
     let hs = cd.hash_type.size();
     let n = pages.len();
@@ -50,7 +60,11 @@ fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMi
     let check_range = |start: usize, end: usize| -> PageMismatches {
         let mut out = PageMismatches::default();
         for i in start..end {
-            let ok = match (pages.get(i), i.checked_mul(hs).and_then(|o| hashes.get(o..o.checked_add(hs)?))) {
+            let ok = match (
+                pages.get(i),
+                i.checked_mul(hs)
+                    .and_then(|o| hashes.get(o..o.checked_add(hs)?)),
+            ) {
                 (Some(p), Some(stored)) => {
                     let d = D::digest(p);
                     d.get(..hs) == Some(stored)
@@ -80,7 +94,12 @@ fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMi
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or(PageMismatches { count: 1, pages: Vec::new() }))
+            .map(|h| {
+                h.join().unwrap_or(PageMismatches {
+                    count: 1,
+                    pages: Vec::new(),
+                })
+            })
             .collect()
     });
     let mut total = PageMismatches::default();
@@ -106,7 +125,12 @@ mod tests {
         for (i, b) in code.iter_mut().enumerate() {
             *b = (i % 251) as u8;
         }
-        for ht in [HashType::Sha1, HashType::Sha256, HashType::Sha256Truncated, HashType::Sha384] {
+        for ht in [
+            HashType::Sha1,
+            HashType::Sha256,
+            HashType::Sha256Truncated,
+            HashType::Sha384,
+        ] {
             let raw = build(0x20400, ht, "x", None, &code, 12, &[]);
             let cd = CodeDirectory::parse(&raw, 0, 0).unwrap();
             for t in [1, 2, 3] {
@@ -117,7 +141,14 @@ mod tests {
             bad[700 * 4096] ^= 1;
             for t in [1, 2, 3] {
                 let m = check_pages(&cd, &bad, t);
-                assert_eq!(m, PageMismatches { count: 2, pages: vec![5, 700] }, "{ht} threads {t}");
+                assert_eq!(
+                    m,
+                    PageMismatches {
+                        count: 2,
+                        pages: vec![5, 700]
+                    },
+                    "{ht} threads {t}"
+                );
             }
         }
     }

@@ -21,7 +21,11 @@ impl<'a> Reader<'a> {
         self.base.saturating_add(self.pos as u64)
     }
 
-    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], SignatureError> {
+    pub(crate) fn take(
+        &mut self,
+        n: usize,
+        field: &'static str,
+    ) -> Result<&'a [u8], SignatureError> {
         let end = self.pos.checked_add(n);
         match end.and_then(|end| self.data.get(self.pos..end)) {
             Some(bytes) => {

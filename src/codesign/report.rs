@@ -103,9 +103,12 @@ fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
 /// Build the report of one slice; `dr` is its designated requirement text, if known.
 pub fn slice_report(s: &SignedSlice, dr: Option<String>, verified: bool) -> SliceReport {
     let mut flags: Vec<String> = flag_names(s.flags).into_iter().map(str::to_owned).collect();
-    let known: u32 = [0x1u32, 0x2, 0x4, 0x8, 0x10, 0x20, 0x100, 0x200, 0x400, 0x800, 0x1000, 0x2000, 0x4000, 0x8000, 0x10000, 0x20000]
-        .iter()
-        .fold(0, |a, b| a | b);
+    let known: u32 = [
+        0x1u32, 0x2, 0x4, 0x8, 0x10, 0x20, 0x100, 0x200, 0x400, 0x800, 0x1000, 0x2000, 0x4000,
+        0x8000, 0x10000, 0x20000,
+    ]
+    .iter()
+    .fold(0, |a, b| a | b);
     if s.flags & !known != 0 {
         flags.push(format!("{:#x}", s.flags & !known));
     }
@@ -159,6 +162,10 @@ pub fn file_report(ex: &Examination, dr: impl Fn(&SignedSlice) -> Option<String>
         executable: ex.executable.as_ref().map(|p| p.display().to_string()),
         valid: ex.verified.then(|| ex.is_valid()),
         problems: ex.verified.then(|| ex.problems.clone()),
-        slices: ex.slices.iter().map(|s| slice_report(s, dr(s), ex.verified)).collect(),
+        slices: ex
+            .slices
+            .iter()
+            .map(|s| slice_report(s, dr(s), ex.verified))
+            .collect(),
     }
 }

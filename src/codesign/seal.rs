@@ -18,7 +18,21 @@ pub const MAX_WALK_DEPTH: usize = 32;
 pub const MAX_WALK_ENTRIES: usize = 200_000;
 
 /// Directory extensions Apple treats as nested bundles under a `nested` rule.
-const BUNDLE_EXTENSIONS: &[&str] = &["app", "framework", "xpc", "appex", "bundle", "plugin", "kext", "systemextension", "driverext", "qlgenerator", "mdimporter", "saver", "prefPane"];
+const BUNDLE_EXTENSIONS: &[&str] = &[
+    "app",
+    "framework",
+    "xpc",
+    "appex",
+    "bundle",
+    "plugin",
+    "kext",
+    "systemextension",
+    "driverext",
+    "qlgenerator",
+    "mdimporter",
+    "saver",
+    "prefPane",
+];
 
 /// One sealing rule.
 #[derive(Debug, Clone)]
@@ -82,30 +96,50 @@ fn bool_of(d: &plist::Dictionary, k: &str) -> bool {
 impl CodeResources {
     /// Parse CodeResources bytes.
     pub fn parse(bytes: &[u8]) -> Result<CodeResources, String> {
-        let v = plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| format!("not a property list: {e}"))?;
-        let d = v.as_dictionary().ok_or("the top level is not a dictionary")?;
+        let v = plist::Value::from_reader(std::io::Cursor::new(bytes))
+            .map_err(|e| format!("not a property list: {e}"))?;
+        let d = v
+            .as_dictionary()
+            .ok_or("the top level is not a dictionary")?;
         let version2 = d.contains_key("files2");
-        let (fkey, rkey) = if version2 { ("files2", "rules2") } else { ("files", "rules") };
+        let (fkey, rkey) = if version2 {
+            ("files2", "rules2")
+        } else {
+            ("files", "rules")
+        };
         let mut rules = Vec::new();
         if let Some(r) = d.get(rkey) {
-            let r = r.as_dictionary().ok_or_else(|| format!("`{rkey}` is not a dictionary"))?;
+            let r = r
+                .as_dictionary()
+                .ok_or_else(|| format!("`{rkey}` is not a dictionary"))?;
             for (pattern, spec) in r {
                 let (weight, omit, optional, nested) = match spec {
                     plist::Value::Boolean(_) => (1.0, false, false, false),
                     plist::Value::Dictionary(s) => (
                         s.get("weight")
-                            .and_then(|w| w.as_real().or_else(|| w.as_signed_integer().map(|i| i as f64)))
+                            .and_then(|w| {
+                                w.as_real()
+                                    .or_else(|| w.as_signed_integer().map(|i| i as f64))
+                            })
                             .unwrap_or(1.0),
                         bool_of(s, "omit"),
                         bool_of(s, "optional"),
                         bool_of(s, "nested"),
                     ),
-                    _ => return Err(format!("`{rkey}` entry {pattern:?} is neither a boolean nor a dictionary")),
+                    _ => {
+                        return Err(format!(
+                            "`{rkey}` entry {pattern:?} is neither a boolean nor a dictionary"
+                        ))
+                    }
                 };
                 let regex = regex::RegexBuilder::new(pattern)
                     .size_limit(1 << 20)
                     .build()
-                    .map_err(|e| format!("`{rkey}` pattern {pattern:?} is not a valid regular expression: {e}"))?;
+                    .map_err(|e| {
+                        format!(
+                            "`{rkey}` pattern {pattern:?} is not a valid regular expression: {e}"
+                        )
+                    })?;
                 rules.push(Rule {
                     pattern: pattern.clone(),
                     regex,
@@ -118,7 +152,9 @@ impl CodeResources {
         }
         let mut files = BTreeMap::new();
         if let Some(f) = d.get(fkey) {
-            let f = f.as_dictionary().ok_or_else(|| format!("`{fkey}` is not a dictionary"))?;
+            let f = f
+                .as_dictionary()
+                .ok_or_else(|| format!("`{fkey}` is not a dictionary"))?;
             for (path, spec) in f {
                 let sealed = match spec {
                     plist::Value::Data(h) => Sealed {
@@ -126,19 +162,42 @@ impl CodeResources {
                         ..Sealed::default()
                     },
                     plist::Value::Dictionary(s) => Sealed {
-                        hash: s.get("hash").and_then(plist::Value::as_data).map(<[u8]>::to_vec),
-                        hash2: s.get("hash2").and_then(plist::Value::as_data).map(<[u8]>::to_vec),
+                        hash: s
+                            .get("hash")
+                            .and_then(plist::Value::as_data)
+                            .map(<[u8]>::to_vec),
+                        hash2: s
+                            .get("hash2")
+                            .and_then(plist::Value::as_data)
+                            .map(<[u8]>::to_vec),
                         optional: bool_of(s, "optional"),
-                        symlink: s.get("symlink").and_then(plist::Value::as_string).map(str::to_owned),
-                        cdhash: s.get("cdhash").and_then(plist::Value::as_data).map(<[u8]>::to_vec),
-                        requirement: s.get("requirement").and_then(plist::Value::as_string).map(str::to_owned),
+                        symlink: s
+                            .get("symlink")
+                            .and_then(plist::Value::as_string)
+                            .map(str::to_owned),
+                        cdhash: s
+                            .get("cdhash")
+                            .and_then(plist::Value::as_data)
+                            .map(<[u8]>::to_vec),
+                        requirement: s
+                            .get("requirement")
+                            .and_then(plist::Value::as_string)
+                            .map(str::to_owned),
                     },
-                    _ => return Err(format!("`{fkey}` entry {path:?} is neither data nor a dictionary")),
+                    _ => {
+                        return Err(format!(
+                            "`{fkey}` entry {path:?} is neither data nor a dictionary"
+                        ))
+                    }
                 };
                 files.insert(path.clone(), sealed);
             }
         }
-        Ok(CodeResources { version2, rules, files })
+        Ok(CodeResources {
+            version2,
+            rules,
+            files,
+        })
     }
 
     /// The rule governing `path`: the matching rule of highest weight; among equals an `omit`
@@ -152,7 +211,12 @@ impl CodeResources {
             best = match best {
                 None => Some(r),
                 Some(b) if r.weight > b.weight => Some(r),
-                Some(b) if r.weight == b.weight && ((r.omit && !b.omit) || (r.nested && !b.nested && !b.omit)) => Some(r),
+                Some(b)
+                    if r.weight == b.weight
+                        && ((r.omit && !b.omit) || (r.nested && !b.nested && !b.omit)) =>
+                {
+                    Some(r)
+                }
                 keep => keep,
             };
         }
@@ -199,7 +263,11 @@ fn hash_file(path: &Path, sha256: bool) -> std::io::Result<Vec<u8>> {
             h1.update(chunk);
         }
     }
-    Ok(if sha256 { h2.finalize().to_vec() } else { h1.finalize().to_vec() })
+    Ok(if sha256 {
+        h2.finalize().to_vec()
+    } else {
+        h1.finalize().to_vec()
+    })
 }
 
 fn is_bundle_dir(name: &str) -> bool {
@@ -220,13 +288,19 @@ pub fn check(contents: &Path, seal: &CodeResources, main_executable: &str) -> Se
     let mut stack: Vec<(PathBuf, String, usize)> = vec![(contents.to_path_buf(), String::new(), 0)];
     while let Some((dir, rel_dir, depth)) = stack.pop() {
         if depth > MAX_WALK_DEPTH {
-            out.problems.push(Problem::new("resource-walk", format!("{rel_dir}: nested deeper than {MAX_WALK_DEPTH} directories; not examined")));
+            out.problems.push(Problem::new(
+                "resource-walk",
+                format!("{rel_dir}: nested deeper than {MAX_WALK_DEPTH} directories; not examined"),
+            ));
             continue;
         }
         let mut entries: Vec<_> = match fs::read_dir(&dir) {
             Ok(rd) => rd.filter_map(Result::ok).collect(),
             Err(e) => {
-                out.problems.push(Problem::new("resource-walk", format!("{}: cannot list: {e}", dir.display())));
+                out.problems.push(Problem::new(
+                    "resource-walk",
+                    format!("{}: cannot list: {e}", dir.display()),
+                ));
                 continue;
             }
         };
@@ -234,27 +308,41 @@ pub fn check(contents: &Path, seal: &CodeResources, main_executable: &str) -> Se
         for entry in entries {
             visited += 1;
             if visited > MAX_WALK_ENTRIES {
-                out.problems.push(Problem::new("resource-walk", format!("more than {MAX_WALK_ENTRIES} files; the rest were not examined")));
+                out.problems.push(Problem::new(
+                    "resource-walk",
+                    format!("more than {MAX_WALK_ENTRIES} files; the rest were not examined"),
+                ));
                 return out;
             }
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                out.problems.push(Problem::new("resource-walk", format!("{}: file name is not UTF-8", entry.path().display())));
+                out.problems.push(Problem::new(
+                    "resource-walk",
+                    format!("{}: file name is not UTF-8", entry.path().display()),
+                ));
                 continue;
             };
-            let rel = if rel_dir.is_empty() { name.clone() } else { format!("{rel_dir}/{name}") };
+            let rel = if rel_dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel_dir}/{name}")
+            };
             if rel == "_CodeSignature" || rel == "CodeResources" || rel == main_executable {
                 continue;
             }
             let ft = match entry.file_type() {
                 Ok(t) => t,
                 Err(e) => {
-                    out.problems.push(Problem::new("resource-walk", format!("{rel}: {e}")));
+                    out.problems
+                        .push(Problem::new("resource-walk", format!("{rel}: {e}")));
                     continue;
                 }
             };
             if ft.is_dir() {
                 let rule = seal.rule_for(&rel);
-                if rule.is_some_and(|r| r.nested) && is_bundle_dir(&name) && !rule.is_some_and(|r| r.omit) {
+                if rule.is_some_and(|r| r.nested)
+                    && is_bundle_dir(&name)
+                    && !rule.is_some_and(|r| r.omit)
+                {
                     seen.insert(rel.clone(), ());
                     compare(&entry.path(), &rel, seal, &mut out, true);
                 } else {
@@ -262,7 +350,9 @@ pub fn check(contents: &Path, seal: &CodeResources, main_executable: &str) -> Se
                 }
                 continue;
             }
-            let Some(rule) = seal.rule_for(&rel) else { continue };
+            let Some(rule) = seal.rule_for(&rel) else {
+                continue;
+            };
             if rule.omit {
                 continue;
             }
@@ -288,20 +378,32 @@ fn compare(path: &Path, rel: &str, seal: &CodeResources, out: &mut SealCheck, is
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            out.findings.push(Finding::Modified(rel.to_owned(), format!("cannot be read: {e}")));
+            out.findings.push(Finding::Modified(
+                rel.to_owned(),
+                format!("cannot be read: {e}"),
+            ));
             return;
         }
     };
     if let Some(target) = &sealed.symlink {
         match fs::read_link(path) {
             Ok(t) if t.to_str() == Some(target.as_str()) => {}
-            Ok(t) => out.findings.push(Finding::Modified(rel.to_owned(), format!("symlink points to {:?}, sealed as {target:?}", t))),
-            Err(_) => out.findings.push(Finding::Modified(rel.to_owned(), format!("is not a symlink; sealed as a symlink to {target:?}"))),
+            Ok(t) => out.findings.push(Finding::Modified(
+                rel.to_owned(),
+                format!("symlink points to {:?}, sealed as {target:?}", t),
+            )),
+            Err(_) => out.findings.push(Finding::Modified(
+                rel.to_owned(),
+                format!("is not a symlink; sealed as a symlink to {target:?}"),
+            )),
         }
         return;
     }
     if meta.file_type().is_symlink() {
-        out.findings.push(Finding::Modified(rel.to_owned(), "is a symlink; sealed as a file".into()));
+        out.findings.push(Finding::Modified(
+            rel.to_owned(),
+            "is a symlink; sealed as a file".into(),
+        ));
         return;
     }
     if sealed.cdhash.is_some() {
@@ -313,14 +415,20 @@ fn compare(path: &Path, rel: &str, seal: &CodeResources, out: &mut SealCheck, is
         return;
     }
     if is_dir {
-        out.findings.push(Finding::Modified(rel.to_owned(), "is a directory; sealed as a file".into()));
+        out.findings.push(Finding::Modified(
+            rel.to_owned(),
+            "is a directory; sealed as a file".into(),
+        ));
         return;
     }
     let (want, sha256) = match (&sealed.hash2, &sealed.hash) {
         (Some(h), _) => (h, true),
         (None, Some(h)) => (h, false),
         (None, None) => {
-            out.findings.push(Finding::Modified(rel.to_owned(), "the seal records no hash for it".into()));
+            out.findings.push(Finding::Modified(
+                rel.to_owned(),
+                "the seal records no hash for it".into(),
+            ));
             return;
         }
     };
@@ -328,9 +436,15 @@ fn compare(path: &Path, rel: &str, seal: &CodeResources, out: &mut SealCheck, is
         Ok(got) if &got == want => {}
         Ok(_) => out.findings.push(Finding::Modified(
             rel.to_owned(),
-            format!("contents do not match the sealed {}", if sha256 { "SHA-256" } else { "SHA-1" }),
+            format!(
+                "contents do not match the sealed {}",
+                if sha256 { "SHA-256" } else { "SHA-1" }
+            ),
         )),
-        Err(e) => out.findings.push(Finding::Modified(rel.to_owned(), format!("cannot be read: {e}"))),
+        Err(e) => out.findings.push(Finding::Modified(
+            rel.to_owned(),
+            format!("cannot be read: {e}"),
+        )),
     }
 }
 
@@ -374,7 +488,10 @@ mod tests {
         let r = check(&dir.path().join("Contents"), &cr, "MacOS/Main");
         assert!(r.findings.is_empty(), "{:?}", r.findings);
         assert_eq!(cr.rule_for("Info.plist").map(|r| r.omit), Some(true));
-        assert_eq!(cr.rule_for("Resources/fr.lproj/a").map(|r| r.optional), Some(true));
+        assert_eq!(
+            cr.rule_for("Resources/fr.lproj/a").map(|r| r.optional),
+            Some(true)
+        );
     }
 
     #[test]
@@ -384,10 +501,23 @@ mod tests {
         fs::write(c.join("Resources/a.txt"), b"hellO").unwrap();
         fs::write(c.join("Resources/new.txt"), b"n").unwrap();
         let r = check(&c, &cr, "MacOS/Main");
-        assert!(r.findings.contains(&Finding::Added("Resources/new.txt".into())), "{:?}", r.findings);
-        assert!(r.findings.iter().any(|f| matches!(f, Finding::Modified(p, _) if p == "Resources/a.txt")));
+        assert!(
+            r.findings
+                .contains(&Finding::Added("Resources/new.txt".into())),
+            "{:?}",
+            r.findings
+        );
+        assert!(r
+            .findings
+            .iter()
+            .any(|f| matches!(f, Finding::Modified(p, _) if p == "Resources/a.txt")));
         fs::remove_file(c.join("Resources/a.txt")).unwrap();
         let r = check(&c, &cr, "MacOS/Main");
-        assert!(r.findings.contains(&Finding::Missing("Resources/a.txt".into())), "{:?}", r.findings);
+        assert!(
+            r.findings
+                .contains(&Finding::Missing("Resources/a.txt".into())),
+            "{:?}",
+            r.findings
+        );
     }
 }

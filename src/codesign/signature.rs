@@ -43,7 +43,11 @@ impl<'a> SliceSignature<'a> {
 
     /// Read a signature from the bytes at `LC_CODE_SIGNATURE` (`base` = absolute file offset,
     /// `offset_in_slice` = `dataoff`).
-    pub fn from_bytes(data: &'a [u8], base: u64, offset_in_slice: u64) -> Result<SliceSignature<'a>, SignatureError> {
+    pub fn from_bytes(
+        data: &'a [u8],
+        base: u64,
+        offset_in_slice: u64,
+    ) -> Result<SliceSignature<'a>, SignatureError> {
         let superblob = SuperBlob::parse(data, base)?;
         let mut code_directories = Vec::new();
         let mut requirements = None;
@@ -57,7 +61,8 @@ impl<'a> SliceSignature<'a> {
             .iter()
             .filter(|e| {
                 e.slot == slot::CODEDIRECTORY
-                    || (slot::ALTERNATE_CODEDIRECTORIES..slot::ALTERNATE_CODEDIRECTORIES + slot::ALTERNATE_CODEDIRECTORY_MAX)
+                    || (slot::ALTERNATE_CODEDIRECTORIES
+                        ..slot::ALTERNATE_CODEDIRECTORIES + slot::ALTERNATE_CODEDIRECTORY_MAX)
                         .contains(&e.slot)
             })
             .collect();
@@ -92,7 +97,9 @@ impl<'a> SliceSignature<'a> {
                 }
                 slot::ENTITLEMENTS => ents = Some(entitlements::parse_xml(e)),
                 slot::DER_ENTITLEMENTS => der_ents = Some(entitlements::parse_der(e)),
-                slot::LAUNCH_CONSTRAINT_SELF..=slot::LIBRARY_CONSTRAINT => launch_constraints.push(*e),
+                slot::LAUNCH_CONSTRAINT_SELF..=slot::LIBRARY_CONSTRAINT => {
+                    launch_constraints.push(*e)
+                }
                 slot::SIGNATURE => {
                     cms_present = true;
                     cms = CmsSignature::parse(e).transpose();

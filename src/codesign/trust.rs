@@ -119,11 +119,17 @@ impl Anchors {
         for (name, der, expected) in APPLE_ROOTS {
             let found = hex(&sha256(der));
             if found != *expected {
-                return Err(TrustError::Fingerprint { name, found, expected });
+                return Err(TrustError::Fingerprint {
+                    name,
+                    found,
+                    expected,
+                });
             }
-            let cert = CapturedX509Certificate::from_der(der.to_vec()).map_err(|e| TrustError::Certificate {
-                what: (*name).to_string(),
-                message: e.to_string(),
+            let cert = CapturedX509Certificate::from_der(der.to_vec()).map_err(|e| {
+                TrustError::Certificate {
+                    what: (*name).to_string(),
+                    message: e.to_string(),
+                }
             })?;
             anchors.push(Anchor {
                 cert,
@@ -136,14 +142,23 @@ impl Anchors {
 
     /// No anchors at all.
     pub fn empty() -> Anchors {
-        Anchors { anchors: Vec::new() }
+        Anchors {
+            anchors: Vec::new(),
+        }
     }
 
     /// Add every certificate in `pem` as a root of `kind`. `what` names the source in errors.
-    pub fn add_pem(&mut self, pem: &[u8], kind: AnchorKind, what: &str) -> Result<usize, TrustError> {
-        let certs = CapturedX509Certificate::from_pem_multiple(pem).map_err(|e| TrustError::Certificate {
-            what: what.to_string(),
-            message: e.to_string(),
+    pub fn add_pem(
+        &mut self,
+        pem: &[u8],
+        kind: AnchorKind,
+        what: &str,
+    ) -> Result<usize, TrustError> {
+        let certs = CapturedX509Certificate::from_pem_multiple(pem).map_err(|e| {
+            TrustError::Certificate {
+                what: what.to_string(),
+                message: e.to_string(),
+            }
         })?;
         if certs.is_empty() {
             return Err(TrustError::Certificate {
@@ -162,7 +177,11 @@ impl Anchors {
     pub fn add(&mut self, cert: CapturedX509Certificate, kind: AnchorKind) {
         let fp = sha256(cert.constructed_data());
         self.anchors.retain(|a| a.sha256 != fp);
-        self.anchors.push(Anchor { cert, kind, sha256: fp });
+        self.anchors.push(Anchor {
+            cert,
+            kind,
+            sha256: fp,
+        });
     }
 
     /// The roots.
@@ -198,7 +217,8 @@ pub struct Chain {
 
 /// Short display of a certificate for messages.
 pub fn describe(cert: &CapturedX509Certificate) -> String {
-    cert.subject_common_name().unwrap_or_else(|| subject_string(cert))
+    cert.subject_common_name()
+        .unwrap_or_else(|| subject_string(cert))
 }
 
 /// Build the chain from `leaf` through `bag` to an anchor, checking each link's signature,
@@ -225,7 +245,10 @@ pub fn build_chain(
             break;
         }
         if chain.certs.len() >= MAX_CHAIN_LENGTH {
-            chain.problems.push(("chain-untrusted", format!("chain is longer than {MAX_CHAIN_LENGTH} certificates")));
+            chain.problems.push((
+                "chain-untrusted",
+                format!("chain is longer than {MAX_CHAIN_LENGTH} certificates"),
+            ));
             break;
         }
         let issuer = find_issuer(&current, bag, anchors, &chain.certs);
@@ -235,7 +258,9 @@ pub fn build_chain(
                 current = next;
             }
             None => {
-                if current.subject_is_issuer() && current.verify_signed_by_certificate(&current).is_ok() {
+                if current.subject_is_issuer()
+                    && current.verify_signed_by_certificate(&current).is_ok()
+                {
                     chain.problems.push(("chain-untrusted", format!(
                         "chain ends at the self-signed \"{}\" (SHA-256 {}), which is not a trusted anchor",
                         describe(&current),
@@ -269,7 +294,10 @@ fn find_issuer(
         if cand.subject_name() != cert.issuer_name() {
             continue;
         }
-        if seen.iter().any(|s| s.constructed_data() == cand.constructed_data()) {
+        if seen
+            .iter()
+            .any(|s| s.constructed_data() == cand.constructed_data())
+        {
             continue;
         }
         if cert.verify_signed_by_certificate(cand).is_ok() {
@@ -282,7 +310,13 @@ fn find_issuer(
 /// A certificate's extensions as (dotted OID, critical, value).
 pub fn extensions(cert: &CapturedX509Certificate) -> Vec<(String, bool, Vec<u8>)> {
     cert.iter_extensions()
-        .map(|e| (e.id.to_string(), e.critical.unwrap_or(false), e.value.to_bytes().to_vec()))
+        .map(|e| {
+            (
+                e.id.to_string(),
+                e.critical.unwrap_or(false),
+                e.value.to_bytes().to_vec(),
+            )
+        })
         .collect()
 }
 
@@ -346,11 +380,21 @@ fn check_policy(chain: &mut Chain, at: DateTime<Utc>, purpose: Purpose) {
         }
         let exts = extensions(cert);
         for (oid, critical, _) in &exts {
-            if *critical && !ALLOWED_CRITICAL.contains(&oid.as_str()) && !oid.starts_with(APPLE_MARKER_PREFIX) {
-                chain.problems.push(("critical-extension", format!("certificate \"{name}\" has an unknown critical extension {oid}")));
+            if *critical
+                && !ALLOWED_CRITICAL.contains(&oid.as_str())
+                && !oid.starts_with(APPLE_MARKER_PREFIX)
+            {
+                chain.problems.push((
+                    "critical-extension",
+                    format!("certificate \"{name}\" has an unknown critical extension {oid}"),
+                ));
             }
         }
-        let find = |o: &str| exts.iter().find(|(oid, _, _)| oid == o).map(|(_, _, v)| v.as_slice());
+        let find = |o: &str| {
+            exts.iter()
+                .find(|(oid, _, _)| oid == o)
+                .map(|(_, _, v)| v.as_slice())
+        };
         if i > 0 {
             // An issuer: must be a CA, its path length must allow the CAs below it.
             match find(OID_BASIC_CONSTRAINTS).and_then(basic_constraints) {
@@ -393,12 +437,18 @@ fn check_policy(chain: &mut Chain, at: DateTime<Utc>, purpose: Purpose) {
             }
             if let Some(v) = find(OID_KEY_USAGE) {
                 if key_usage_bit(v, 0) != Some(true) {
-                    chain.problems.push(("certificate-key-usage", format!("leaf certificate \"{name}\" keyUsage lacks digitalSignature")));
+                    chain.problems.push((
+                        "certificate-key-usage",
+                        format!("leaf certificate \"{name}\" keyUsage lacks digitalSignature"),
+                    ));
                 }
             }
             if n > 1 {
                 if let Some((true, _)) = find(OID_BASIC_CONSTRAINTS).and_then(basic_constraints) {
-                    chain.problems.push(("leaf-is-ca", format!("leaf certificate \"{name}\" is a CA certificate")));
+                    chain.problems.push((
+                        "leaf-is-ca",
+                        format!("leaf certificate \"{name}\" is a CA certificate"),
+                    ));
                 }
             }
         }
@@ -470,7 +520,10 @@ mod tests {
     fn shipped_apple_roots_load_and_match_their_fingerprints() {
         let a = Anchors::apple().unwrap();
         let names: Vec<String> = a.iter().map(|x| describe(&x.cert)).collect();
-        assert_eq!(names, ["Apple Root CA", "Apple Root CA - G2", "Apple Root CA - G3"]);
+        assert_eq!(
+            names,
+            ["Apple Root CA", "Apple Root CA - G2", "Apple Root CA - G3"]
+        );
         for x in a.iter() {
             // A self-signed root chains to itself with no problems at a time it is valid.
             let at = x.cert.validity_not_before() + chrono::Duration::days(1);
@@ -482,12 +535,16 @@ mod tests {
 
     #[test]
     fn extension_readers() {
-        assert_eq!(basic_constraints(&[0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00]), Some((true, Some(0))));
+        assert_eq!(
+            basic_constraints(&[0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00]),
+            Some((true, Some(0)))
+        );
         assert_eq!(basic_constraints(&[0x30, 0x00]), Some((false, None)));
         assert_eq!(key_usage_bit(&[0x03, 0x02, 0x01, 0x06], 5), Some(true));
         assert_eq!(key_usage_bit(&[0x03, 0x02, 0x07, 0x80], 0), Some(true));
         assert_eq!(
-            eku_oids(&[0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03]).unwrap(),
+            eku_oids(&[0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03])
+                .unwrap(),
             [OID_EKU_CODE_SIGNING]
         );
     }

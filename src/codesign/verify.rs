@@ -177,7 +177,10 @@ fn check_code_directory(
     let which = if cd.slot == slot::CODEDIRECTORY {
         format!("primary {} CodeDirectory", cd.hash_type)
     } else {
-        format!("alternate {} CodeDirectory (slot {:#x})", cd.hash_type, cd.slot)
+        format!(
+            "alternate {} CodeDirectory (slot {:#x})",
+            cd.hash_type, cd.slot
+        )
     };
     let limit = cd.code_limit();
     let data = slice.data();
@@ -196,7 +199,8 @@ fn check_code_directory(
             format!(
                 "{which}: {} code slots, but codeLimit {limit:#x} in pages of {} needs {}",
                 cd.n_code_slots,
-                cd.page_size().map_or("one page".to_string(), |p| p.to_string()),
+                cd.page_size()
+                    .map_or("one page".to_string(), |p| p.to_string()),
                 cd.expected_code_slots()
             ),
         ));
@@ -210,7 +214,10 @@ fn check_code_directory(
     match usize::try_from(limit).ok().and_then(|l| data.get(..l)) {
         None => problems.push(Problem::new(
             "code-limit",
-            format!("{which}: codeLimit {limit:#x} is past the end of the {:#x}-byte slice", data.len()),
+            format!(
+                "{which}: codeLimit {limit:#x} is past the end of the {:#x}-byte slice",
+                data.len()
+            ),
         )),
         Some(code) => {
             let m = check_pages(cd, code, threads);
@@ -224,14 +231,19 @@ fn check_code_directory(
                     .join(", ");
                 problems.push(Problem::new(
                     "page-hash",
-                    format!("{which}: {} code page(s) do not match their hash: {list}", m.count),
+                    format!(
+                        "{which}: {} code page(s) do not match their hash: {list}",
+                        m.count
+                    ),
                 ));
             }
         }
     }
     // Special slots.
     for n in 1..=cd.n_special_slots.min(64) {
-        let Some(stored) = cd.special_slot_hash(n) else { continue };
+        let Some(stored) = cd.special_slot_hash(n) else {
+            continue;
+        };
         let zero = is_zero(stored);
         let name = SliceSignature::slot_name(n);
         let (content, code): (Option<&[u8]>, &'static str) = match n {
@@ -242,18 +254,38 @@ fn check_code_directory(
         match content {
             Some(bytes) => {
                 if zero {
-                    let what = if n == slot::INFOSLOT { ctx.info_plist_source } else { name };
+                    let what = if n == slot::INFOSLOT {
+                        ctx.info_plist_source
+                    } else {
+                        name
+                    };
                     problems.push(Problem::new(code, format!("{which}: {what} is present but not sealed (special slot -{n} is empty)")));
                 } else if cd.hash_type.digest(bytes) != stored {
-                    let what = if n == slot::INFOSLOT { ctx.info_plist_source } else { name };
+                    let what = if n == slot::INFOSLOT {
+                        ctx.info_plist_source
+                    } else {
+                        name
+                    };
                     problems.push(Problem::new(
                         code,
-                        format!("{which}: {what} does not match the hash sealed in special slot -{n}"),
+                        format!(
+                            "{which}: {what} does not match the hash sealed in special slot -{n}"
+                        ),
                     ));
                 }
             }
             None => {
-                if !zero && matches!(n, slot::INFOSLOT | slot::RESOURCEDIR | slot::REQUIREMENTS | slot::ENTITLEMENTS | slot::DER_ENTITLEMENTS | 8..=11) {
+                if !zero
+                    && matches!(
+                        n,
+                        slot::INFOSLOT
+                            | slot::RESOURCEDIR
+                            | slot::REQUIREMENTS
+                            | slot::ENTITLEMENTS
+                            | slot::DER_ENTITLEMENTS
+                            | 8..=11
+                    )
+                {
                     problems.push(Problem::new(
                         code,
                         format!("{which}: special slot -{n} seals {name}, but there is none"),
@@ -264,11 +296,18 @@ fn check_code_directory(
     }
     // Blobs present but beyond the CD's special slots are not sealed at all.
     for e in &sig.superblob.entries {
-        let sealable = matches!(e.slot, slot::REQUIREMENTS | slot::ENTITLEMENTS | slot::DER_ENTITLEMENTS | 8..=11);
+        let sealable = matches!(
+            e.slot,
+            slot::REQUIREMENTS | slot::ENTITLEMENTS | slot::DER_ENTITLEMENTS | 8..=11
+        );
         if sealable && e.slot > cd.n_special_slots {
             problems.push(Problem::new(
                 special_code(e.slot),
-                format!("{which}: the {} blob is not sealed ({} special slots)", SliceSignature::slot_name(e.slot), cd.n_special_slots),
+                format!(
+                    "{which}: the {} blob is not sealed ({} special slots)",
+                    SliceSignature::slot_name(e.slot),
+                    cd.n_special_slots
+                ),
             ));
         }
     }
@@ -288,12 +327,18 @@ fn check_cms(cms: &CmsSignature, sig: &SliceSignature<'_>, problems: &mut Vec<Pr
     if cms.signer_count() != 1 {
         problems.push(Problem::new(
             "cms-signers",
-            format!("the CMS signature has {} signers; exactly one is expected", cms.signer_count()),
+            format!(
+                "the CMS signature has {} signers; exactly one is expected",
+                cms.signer_count()
+            ),
         ));
     }
     let Some(signer) = cms.signer() else { return };
     if let Err(e) = signer.verify_signature_with_signed_data(&cms.signed_data) {
-        problems.push(Problem::new("cms-signature", format!("the CMS signer's signature does not verify: {e}")));
+        problems.push(Problem::new(
+            "cms-signature",
+            format!("the CMS signer's signature does not verify: {e}"),
+        ));
     }
     match &cms.message_digest {
         None => problems.push(Problem::new(
@@ -331,7 +376,11 @@ pub fn classify(sig: &SliceSignature<'_>, chain: Option<&Chain>) -> Kind {
         return Kind::LinkerSigned;
     }
     let Some(chain) = chain else {
-        return if sig.cms().is_some() { Kind::Untrusted } else { Kind::Adhoc };
+        return if sig.cms().is_some() {
+            Kind::Untrusted
+        } else {
+            Kind::Adhoc
+        };
     };
     if sig.primary.is_adhoc() && sig.cms().is_none() {
         return Kind::Adhoc;
@@ -350,7 +399,9 @@ pub fn classify(sig: &SliceSignature<'_>, chain: Option<&Chain>) -> Kind {
                 Kind::DeveloperId
             } else if int_has(oids::WWDR_CA) {
                 Kind::AppleDevelopment
-            } else if leaf.and_then(|c| c.subject_common_name()).as_deref() == Some("Software Signing") {
+            } else if leaf.and_then(|c| c.subject_common_name()).as_deref()
+                == Some("Software Signing")
+            {
                 Kind::Apple
             } else {
                 Kind::AppleOther
@@ -361,7 +412,12 @@ pub fn classify(sig: &SliceSignature<'_>, chain: Option<&Chain>) -> Kind {
 
 /// Verify one slice's signature: every CodeDirectory's pages and special slots, the CMS
 /// signature and its binding to every CodeDirectory, the timestamp and the certificate chain.
-pub fn verify_slice(slice: &Slice<'_>, sig: &SliceSignature<'_>, ctx: &SealContext<'_>, opts: &VerifyOptions) -> SliceVerdict {
+pub fn verify_slice(
+    slice: &Slice<'_>,
+    sig: &SliceSignature<'_>,
+    ctx: &SealContext<'_>,
+    opts: &VerifyOptions,
+) -> SliceVerdict {
     let mut problems = Vec::new();
     for cd in sig.code_directories() {
         check_code_directory(cd, slice, sig, ctx, opts.threads, &mut problems);
@@ -398,14 +454,16 @@ fn verify_cms_and_chain(sig: &SliceSignature<'_>, opts: &VerifyOptions) -> Slice
     };
     match &sig.cms {
         Some(Err(e)) => problems.push(Problem::new("cms-unreadable", e.to_string())),
-        None if !sig.primary.is_adhoc() && !sig.primary.is_linker_signed() => problems.push(Problem::new(
-            "cms-missing",
-            if sig.cms_present {
-                "the CodeDirectory is not ad-hoc but the CMS signature is empty"
-            } else {
-                "the CodeDirectory is not ad-hoc but there is no CMS signature"
-            },
-        )),
+        None if !sig.primary.is_adhoc() && !sig.primary.is_linker_signed() => {
+            problems.push(Problem::new(
+                "cms-missing",
+                if sig.cms_present {
+                    "the CodeDirectory is not ad-hoc but the CMS signature is empty"
+                } else {
+                    "the CodeDirectory is not ad-hoc but there is no CMS signature"
+                },
+            ))
+        }
         None => {}
         Some(Ok(cms)) => {
             check_cms(cms, sig, &mut problems);
@@ -421,15 +479,30 @@ fn verify_cms_and_chain(sig: &SliceSignature<'_>, opts: &VerifyOptions) -> Slice
                                 let (issuer, serial) = s.certificate_issuer_and_serial()?;
                                 tsa_certs
                                     .iter()
-                                    .find(|c| c.issuer_name() == issuer && c.serial_number_asn1() == serial)
+                                    .find(|c| {
+                                        c.issuer_name() == issuer
+                                            && c.serial_number_asn1() == serial
+                                    })
                                     .cloned()
                             });
                             match tsa_leaf {
-                                None => problems.push(Problem::new("timestamp", "the time-stamp signer's certificate is not in the token")),
+                                None => problems.push(Problem::new(
+                                    "timestamp",
+                                    "the time-stamp signer's certificate is not in the token",
+                                )),
                                 Some(leaf) => {
-                                    let c = build_chain(&leaf, &tsa_certs, &opts.anchors, t, Purpose::TimeStamping);
+                                    let c = build_chain(
+                                        &leaf,
+                                        &tsa_certs,
+                                        &opts.anchors,
+                                        t,
+                                        Purpose::TimeStamping,
+                                    );
                                     for (_, m) in c.problems {
-                                        problems.push(Problem::new("timestamp-chain", format!("time-stamp authority: {m}")));
+                                        problems.push(Problem::new(
+                                            "timestamp-chain",
+                                            format!("time-stamp authority: {m}"),
+                                        ));
                                     }
                                     ts_time = Some(t);
                                 }
@@ -447,7 +520,13 @@ fn verify_cms_and_chain(sig: &SliceSignature<'_>, opts: &VerifyOptions) -> Slice
                     "the certificate named by the CMS signer is not in the signature",
                 )),
                 Some(leaf) => {
-                    let chain = build_chain(leaf, &cms.certificates, &opts.anchors, at, Purpose::CodeSigning);
+                    let chain = build_chain(
+                        leaf,
+                        &cms.certificates,
+                        &opts.anchors,
+                        at,
+                        Purpose::CodeSigning,
+                    );
                     for (code, m) in &chain.problems {
                         problems.push(Problem::new(code, m.clone()));
                     }
