@@ -394,3 +394,43 @@ fn cli_exit_codes_and_json_keys() {
         .assert()
         .code(0);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        let dest = to.join(e.file_name());
+        if t.is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else if t.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn stapled_ticket_and_missing_optional_resources_do_not_break_the_seal() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("Sig.app");
+    copy_dir(&fixture("Sig.app"), &app);
+    // A notarization ticket stapled at Contents/CodeResources is outside the seal.
+    std::fs::write(app.join("Contents/CodeResources"), b"ticket").unwrap();
+    // Localizations are sealed as optional.
+    std::fs::remove_file(app.join("Contents/Resources/en.lproj/Localizable.strings")).unwrap();
+    let ex = examine(&app, &options(true)).unwrap();
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    // A re-pointed symlink is a modification.
+    std::fs::remove_file(app.join("Contents/Resources/link.txt")).unwrap();
+    std::os::unix::fs::symlink("two.txt", app.join("Contents/Resources/link.txt")).unwrap();
+    let ex = examine(&app, &options(true)).unwrap();
+    assert!(
+        ex.problems
+            .iter()
+            .any(|p| p.code == "resource-modified" && p.message.contains("link.txt")),
+        "{:?}",
+        ex.all_problems()
+    );
+}

@@ -520,4 +520,25 @@ mod tests {
             r.findings
         );
     }
+
+    #[test]
+    fn version_one_seal_uses_sha1_files_and_rules() {
+        use base64::Engine;
+        let h = sha1::Sha1::digest(b"hello");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(h);
+        let text = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict>
+<key>files</key><dict><key>Resources/a.txt</key><data>{b64}</data></dict>
+<key>rules</key><dict><key>^Resources/</key><true/></dict>
+</dict></plist>"#
+        );
+        let cr = CodeResources::parse(text.as_bytes()).unwrap();
+        assert!(!cr.version2);
+        let (dir, _) = setup();
+        let c = dir.path().join("Contents");
+        let r = check(&c, &cr, "MacOS/Main");
+        // Info.plist and MacOS/ are outside every v1 rule here; .DS_Store matches ^Resources/.
+        assert_eq!(r.findings, [Finding::Added("Resources/.DS_Store".into())]);
+    }
 }
