@@ -629,10 +629,15 @@ pub fn bless(
     }
 
     let _lock = if opts.dry_run {
-        if layout.state_dir().is_dir() && journal::pending(&layout, &label)? {
-            report.notes.push(
+        match journal::pending(&layout, &label) {
+            Ok(false) => {}
+            Ok(true) => report.notes.push(
                 "an interrupted earlier install is pending; a real run recovers it first".into(),
-            );
+            ),
+            // Unprivileged dry runs cannot look into root's state directory; say so.
+            Err(e) => report.notes.push(format!(
+                "could not check for an interrupted earlier install ({e})"
+            )),
         }
         None
     } else {
@@ -1050,7 +1055,13 @@ fn commit(
     journal::write(layout, &j)?;
     failpoint("journal-committed");
 
-    opts.service.bootout(label)?;
+    if let Err(e) = opts.service.bootout(label) {
+        // Nothing has moved yet: the old files are in place and still loaded. Drop the journal
+        // first (so recovery cannot roll forward), then the new files.
+        journal::clear(layout, label)?;
+        journal::remove_leftovers(layout, label)?;
+        return Err(e.into());
+    }
     failpoint("booted-out");
     journal::roll_forward(layout, label)?;
     if let Err(cause) = opts.service.bootstrap(&plist_path) {
@@ -1327,7 +1338,15 @@ fn status_entry(
         .and_then(|v| v.as_string())
         .or_else(|| dict.get("Program").and_then(|v| v.as_string()))
         .map(PathBuf::from);
-    let Some(program) = program.filter(|p| p.starts_with(prefix) && p.is_absolute()) else {
+    // Only plain paths below the prefix: a `..` could point the read anywhere.
+    let Some(program) = program.filter(|p| {
+        p.strip_prefix(prefix).is_ok_and(|rest| {
+            rest.components().count() > 0
+                && rest
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        })
+    }) else {
         return Ok(None);
     };
     let file_label = plist_path

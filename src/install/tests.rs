@@ -215,6 +215,13 @@ impl ServiceManager for FileService {
     }
 
     fn bootout(&self, label: &str) -> Result<(), ServiceError> {
+        if self.root.join("fail-bootout").exists() {
+            self.log(format!("bootout {label} FAILED"));
+            return Err(ServiceError {
+                command: "bootout".into(),
+                message: "injected failure".into(),
+            });
+        }
         self.log(format!("bootout {label}"));
         Ok(())
     }
@@ -702,6 +709,30 @@ fn failed_load_restores_the_previous_version() {
         "{err}"
     );
     assert_eq!(state(&s.root), State::Nothing);
+}
+
+#[test]
+fn failed_unload_leaves_the_old_version_in_place() {
+    let s = setup();
+    let trust = FakeTrust::default();
+    let svc = FileService {
+        root: s.root.clone(),
+    };
+    bless(
+        &app_in(&s, "a", "1.0", "app"),
+        None,
+        &opts(&s.root, &svc, &trust),
+    )
+    .unwrap();
+    fs::write(s.root.join("fail-bootout"), "").unwrap();
+    let err = bless(
+        &app_in(&s, "b", "2.0", "app"),
+        None,
+        &opts(&s.root, &svc, &trust),
+    )
+    .unwrap_err();
+    assert!(matches!(err, InstallError::Service(_)), "{err}");
+    assert_eq!(state(&s.root), State::Whole("1.0".into()));
 }
 
 #[test]
