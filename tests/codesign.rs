@@ -434,3 +434,82 @@ fn stapled_ticket_and_missing_optional_resources_do_not_break_the_seal() {
         ex.all_problems()
     );
 }
+
+fn real_cert(name: &str) -> x509_certificate::CapturedX509Certificate {
+    let der = std::fs::read(fixture("apple-real").join(name)).unwrap();
+    x509_certificate::CapturedX509Certificate::from_der(der).unwrap()
+}
+
+#[test]
+fn real_apple_chains_reach_the_shipped_roots() {
+    use smbless::codesign::trust::{build_chain, Purpose};
+    use smbless::codesign::verify::classify_chain;
+    let anchors = Anchors::apple().unwrap();
+    let at = |s: &str| -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().into()
+    };
+
+    // Developer ID Application, Developer ID CA (G1) in the bag, Apple Root CA shipped. The leaf
+    // carries Apple's critical marker extension, which must not be refused.
+    let leaf = real_cert("apple-signed-developer-id-application.cer");
+    let bag = [
+        real_cert("DeveloperIDG2CA.cer"),
+        real_cert("DeveloperIDCA.cer"),
+    ];
+    let chain = build_chain(
+        &leaf,
+        &bag,
+        &anchors,
+        at("2022-01-01T00:00:00Z"),
+        Purpose::CodeSigning,
+    );
+    assert!(chain.problems.is_empty(), "{:?}", chain.problems);
+    assert_eq!(chain.anchor, Some(AnchorKind::Apple));
+    assert_eq!(chain.certs.len(), 3);
+    assert_eq!(classify_chain(&chain), Kind::DeveloperId);
+    let dr =
+        smbless::codesign::designated::implicit("com.example.tool", &chain.certs, true).unwrap();
+    assert_eq!(
+        dr.to_string(),
+        "identifier \"com.example.tool\" and anchor apple generic and certificate 1[field.1.2.840.113635.100.6.2.6] /* exists */ and certificate leaf[field.1.2.840.113635.100.6.1.13] /* exists */ and certificate leaf[subject.OU] = MK22MZP987"
+    );
+    // Expired today, and with no timestamp that is the verdict.
+    let now = build_chain(
+        &leaf,
+        &bag,
+        &anchors,
+        at("2026-06-01T00:00:00Z"),
+        Purpose::CodeSigning,
+    );
+    assert!(now
+        .problems
+        .iter()
+        .any(|(c, _)| *c == "certificate-validity"));
+    // Without the intermediate there is no chain.
+    let orphan = build_chain(
+        &leaf,
+        &[],
+        &anchors,
+        at("2022-01-01T00:00:00Z"),
+        Purpose::CodeSigning,
+    );
+    assert_eq!(orphan.anchor, None);
+
+    // Apple Development through WWDR G3.
+    let leaf = real_cert("apple-signed-apple-development.cer");
+    let chain = build_chain(
+        &leaf,
+        &[real_cert("AppleWWDRCAG3.cer")],
+        &anchors,
+        at("2021-06-01T00:00:00Z"),
+        Purpose::CodeSigning,
+    );
+    assert!(chain.problems.is_empty(), "{:?}", chain.problems);
+    assert_eq!(classify_chain(&chain), Kind::AppleDevelopment);
+    let dr =
+        smbless::codesign::designated::implicit("com.example.app", &chain.certs, true).unwrap();
+    assert_eq!(
+        dr.to_string(),
+        "identifier \"com.example.app\" and anchor apple generic and certificate leaf[subject.CN] = \"Apple Development: Gregory Szorc (DD5YMVP48D)\" and certificate 1[field.1.2.840.113635.100.6.2.1] /* exists */"
+    );
+}

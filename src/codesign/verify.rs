@@ -385,6 +385,11 @@ pub fn classify(sig: &SliceSignature<'_>, chain: Option<&Chain>) -> Kind {
     if sig.primary.is_adhoc() && sig.cms().is_none() {
         return Kind::Adhoc;
     }
+    classify_chain(chain)
+}
+
+/// Classify a certificate chain (leaf first) by its anchor and Apple's marker extensions.
+pub fn classify_chain(chain: &Chain) -> Kind {
     match chain.anchor {
         None => Kind::Untrusted,
         Some(AnchorKind::Custom) => Kind::CustomAnchor,
