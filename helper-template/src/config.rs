@@ -28,6 +28,8 @@ pub struct Config {
     pub grace: Duration,
     /// `--max-request`: the largest request payload accepted, in bytes.
     pub max_request: u32,
+    /// `--max-connections`: connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
     /// `--workers`: 0 runs tokio's current-thread scheduler, N > 0 a pool of N threads.
     pub workers: usize,
 }
@@ -40,6 +42,7 @@ impl Default for Config {
             read_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(5),
             max_request: smbless::client::DEFAULT_MAX_FRAME,
+            max_connections: 256,
             workers: 0,
         }
     }
@@ -64,13 +67,13 @@ pub enum Action {
 pub const USAGE: &str = "\
 usage: smbless-helper [--listen IP:PORT|PATH]... [--idle-timeout SECONDS]
                       [--read-timeout SECONDS] [--grace SECONDS] [--max-request BYTES]
-                      [--workers N]
+                      [--max-connections N] [--workers N]
        smbless-helper --print-info-plist | --print-launchd-plist | --version | --help
 
 Without --listen the helper takes its listening sockets from launchd (the Sockets of its
 embedded launchd plist) or from systemd socket activation (LISTEN_FDS/LISTEN_PID).
 --idle-timeout 0 disables idle exit. Defaults: idle 20 s, read 10 s, grace 5 s,
-max request 1048576 bytes, workers 0 (one thread).
+max request 1048576 bytes, max connections 256, workers 0 (one thread).
 ";
 
 /// Parse the arguments after the program name.
@@ -109,6 +112,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action, String> {
                 config.max_request = v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
                     format!("{name}: `{v}` is not a byte count in 1..=4294967295")
                 })?;
+            }
+            "--max-connections" => {
+                let v = value("N")?;
+                config.max_connections = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| (1..=65_536).contains(&n))
+                    .ok_or_else(|| format!("{name}: `{v}` is not a count in 1..=65536"))?;
             }
             "--workers" => {
                 let v = value("N")?;
@@ -205,6 +216,7 @@ mod tests {
             (&["--idle-timeout", "NaN"][..], "--idle-timeout"),
             (&["--read-timeout", "0"][..], "--read-timeout"),
             (&["--max-request", "0"][..], "--max-request"),
+            (&["--max-connections", "0"][..], "--max-connections"),
             (&["--listen", "localhost"][..], "--listen"),
             (&["--listen"][..], "--listen needs"),
             (&["--bogus"][..], "--bogus"),

@@ -33,18 +33,20 @@ struct Shared {
     open: watch::Sender<usize>,
     /// Set once: stop accepting, finish what is in flight.
     draining: watch::Sender<bool>,
+    /// One permit per open connection: bounds memory at max_connections × max_request.
+    slots: Arc<tokio::sync::Semaphore>,
     max_request: u32,
     read_timeout: Duration,
     version: Result<String, String>,
 }
 
-/// One open connection; dropping it closes the transaction.
-struct Transaction(Arc<Shared>);
+/// One open connection; dropping it closes the transaction and frees its slot.
+struct Transaction(Arc<Shared>, tokio::sync::OwnedSemaphorePermit);
 
 impl Transaction {
-    fn begin(shared: &Arc<Shared>) -> Self {
+    fn begin(shared: &Arc<Shared>, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
         shared.open.send_modify(|n| *n = n.saturating_add(1));
-        Transaction(Arc::clone(shared))
+        Transaction(Arc::clone(shared), slot)
     }
 }
 
@@ -70,6 +72,7 @@ pub async fn run(listeners: Vec<(String, Listener)>, config: &Config) -> Result<
     let shared = Arc::new(Shared {
         open: watch::Sender::new(0),
         draining: watch::Sender::new(false),
+        slots: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
         max_request: config.max_request,
         read_timeout: config.read_timeout,
         version: crate::embedded::bundle_version(),
@@ -131,19 +134,27 @@ async fn idle(shared: &Shared, limit: Option<Duration>) {
 async fn accept_loop(listener: AsyncListener, label: String, shared: Arc<Shared>) {
     let mut draining = shared.draining.subscribe();
     loop {
+        // At the connection limit, stop accepting: further clients wait in the listen backlog
+        // (which the service manager keeps even if we exit) instead of costing memory here.
         let accepted = tokio::select! {
             biased;
             _ = draining.wait_for(|d| *d) => return,
-            accepted = accept(&listener) => accepted,
+            accepted = async {
+                let slot = Arc::clone(&shared.slots).acquire_owned().await;
+                (slot, accept(&listener).await)
+            } => accepted,
+        };
+        let (Ok(slot), accepted) = accepted else {
+            return; // the semaphore is never closed; nothing to serve with if it were
         };
         match accepted {
             Ok(Stream::Tcp(s)) => {
                 let _ = s.set_nodelay(true);
-                let txn = Transaction::begin(&shared);
+                let txn = Transaction::begin(&shared, slot);
                 tokio::spawn(serve(s, txn));
             }
             Ok(Stream::Unix(s)) => {
-                let txn = Transaction::begin(&shared);
+                let txn = Transaction::begin(&shared, slot);
                 tokio::spawn(serve(s, txn));
             }
             Err(e) => {
@@ -185,9 +196,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, txn: Transactio
             _ = draining.wait_for(|d| *d) => return,
         };
         let got = match first {
-            Ok(Ok(0)) | Ok(Err(_)) => return,
+            // Nothing of a next request arrived: close quietly, as an HTTP server closes an
+            // idle keep-alive connection, so a client never reads an unsolicited frame.
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
             Ok(Ok(n)) => n,
-            Err(_) => return timed_out(&mut stream, &shared, "waiting for a request").await,
         };
         let rest = prefix.get_mut(got..).unwrap_or_default();
         match timeout_at(deadline, stream.read_exact(rest)).await {

@@ -319,6 +319,23 @@ impl Conn {
         Some(client::decode_payload(&payload).expect("reply plist").0)
     }
 
+    /// Whether anything (a byte, EOF or a reset) arrives within `limit`. A byte that arrives
+    /// is consumed, so use this only where receiving anything fails the test.
+    pub fn receives_within(&mut self, limit: Duration) -> bool {
+        let mut byte = [0u8; 1];
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(Some(limit)).unwrap(),
+            Conn::Tcp(s) => s.set_read_timeout(Some(limit)).unwrap(),
+        }
+        match self.io().read(&mut byte) {
+            Ok(_) => true,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    }
+
     /// True when the helper has closed the connection (EOF or reset).
     pub fn closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
