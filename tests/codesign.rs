@@ -513,3 +513,46 @@ fn real_apple_chains_reach_the_shipped_roots() {
         "identifier \"com.example.app\" and anchor apple generic and certificate leaf[subject.CN] = \"Apple Development: Gregory Szorc (DD5YMVP48D)\" and certificate 1[field.1.2.840.113635.100.6.2.1] /* exists */"
     );
 }
+
+#[test]
+fn identity_accessors_follow_requirement_slot_numbering() {
+    let ex = verify("thin");
+    let s = &ex.slices[0];
+    assert!(s.anchor_is_apple() && s.anchor_is_trusted() && !s.is_apple_code());
+    assert_eq!(s.certificate_subject(0, "OU"), ["TEAMID1234"]);
+    assert_eq!(
+        s.certificate_subject(1, "CN"),
+        ["Developer ID Certification Authority"]
+    );
+    assert_eq!(
+        s.certificate_subject(-1, "CN"),
+        s.certificate_subject(2, "CN")
+    );
+    assert_eq!(
+        s.certificate_subject(-2, "CN"),
+        s.certificate_subject(1, "CN")
+    );
+    assert!(s.certificate_at(3).is_none() && s.certificate_at(-4).is_none());
+    assert!(s
+        .certificate_extension(1, "1.2.840.113635.100.6.2.6")
+        .is_some());
+    assert!(s
+        .certificate_extension(0, "1.2.840.113635.100.6.2.6")
+        .is_none());
+    assert_eq!(
+        s.info_value("CFBundleIdentifier")
+            .and_then(|v| v.as_string()),
+        Some("com.example.helper")
+    );
+    assert_eq!(
+        s.entitlement_value("com.apple.security.cs.allow-jit"),
+        Some(&plist::Value::Boolean(true))
+    );
+    let root_sha1 = s.certificate_sha1(-1).unwrap();
+    let pem = std::fs::read_to_string(fixture("root.pem")).unwrap();
+    let root = x509_certificate::CapturedX509Certificate::from_pem(pem).unwrap();
+    assert_eq!(
+        root_sha1,
+        <[u8; 20]>::try_from(&smbless::codesign::hash::sha1(root.constructed_data())[..]).unwrap()
+    );
+}

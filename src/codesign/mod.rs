@@ -15,6 +15,7 @@ pub mod entitlements;
 pub mod error;
 pub mod examine;
 pub mod hash;
+pub mod identity;
 pub mod pages;
 mod reader;
 pub mod report;
