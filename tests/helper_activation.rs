@@ -205,8 +205,8 @@ fn exits_when_idle_but_not_while_a_connection_is_open() {
         Kind::Unix,
         &["--idle-timeout", "1", "--read-timeout", "120"],
     );
-    helper.call(&request("ping", []));
-    // An open connection is a transaction: no idle exit while it lasts, however long.
+    // This connection starts the helper and stays open: an open connection is a transaction,
+    // so there is no idle exit while it lasts, however long.
     let mut conn = helper.connect().patient();
     conn.send_request(&request("ping", []));
     assert!(conn.reply().is_some());

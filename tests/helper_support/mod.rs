@@ -78,6 +78,7 @@ pub struct Running {
     pub child: Child,
     pub endpoint: Endpoint,
     stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -144,7 +145,7 @@ impl Running {
         let (tx, listening) = mpsc::channel();
         let pipe = child.stderr.take().expect("stderr pipe");
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
                 if !ready.is_empty() && line.contains(ready) {
@@ -159,6 +160,7 @@ impl Running {
             child,
             endpoint,
             stderr,
+            reader: Some(reader),
             _dir: dir,
         };
         if !ready.is_empty() {
@@ -201,6 +203,10 @@ impl Running {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Collect the last stderr lines: the pipe reaches EOF once the process is gone.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
