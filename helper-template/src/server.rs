@@ -41,18 +41,25 @@ struct Shared {
 }
 
 /// One open connection; dropping it closes the transaction and frees its slot.
-struct Transaction(Arc<Shared>, tokio::sync::OwnedSemaphorePermit);
+struct Transaction {
+    shared: Arc<Shared>,
+    // Held, never read: the slot is released when the connection ends.
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
 
 impl Transaction {
     fn begin(shared: &Arc<Shared>, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
         shared.open.send_modify(|n| *n = n.saturating_add(1));
-        Transaction(Arc::clone(shared), slot)
+        Transaction {
+            shared: Arc::clone(shared),
+            _slot: slot,
+        }
     }
 }
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        self.0.open.send_modify(|n| *n = n.saturating_sub(1));
+        self.shared.open.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -181,7 +188,7 @@ async fn accept(listener: &AsyncListener) -> std::io::Result<Stream> {
 
 /// Serve requests on one connection until the peer closes it, a request fails, or draining.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, txn: Transaction) {
-    let shared = Arc::clone(&txn.0);
+    let shared = Arc::clone(&txn.shared);
     let mut draining = shared.draining.subscribe();
     loop {
         // The whole request must arrive within read_timeout of starting to wait for it, so a

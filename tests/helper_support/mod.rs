@@ -334,7 +334,8 @@ impl Conn {
             Conn::Tcp(s) => s.set_read_timeout(Some(limit)).unwrap(),
         }
         match self.io().read(&mut byte) {
-            Ok(_) => true,
+            // A byte or EOF (0): either way the helper did something.
+            Ok(_n) => true,
             Err(e) => !matches!(
                 e.kind(),
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
