@@ -10,6 +10,9 @@
 //!    in `Contents/Library/LaunchServices`).
 //! 4. [`inspect`]: a serialisable report of all of the above for one path.
 //!
+//! Beside the layers, [`client`] speaks a launch-on-demand helper's wire protocol (a 4-byte
+//! length and a plist), shared with `helper-template/`.
+//!
 //! No function in this library panics on malformed input or allocates from an unchecked
 //! length field.
 
@@ -17,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
+#[cfg(unix)]
 pub mod client;
 pub mod codesign;
 pub mod container;
