@@ -308,3 +308,33 @@ fn sigterm_grace_time_bounds_a_stuck_request() {
         helper.stderr()
     );
 }
+
+#[test]
+fn sockets_meant_for_another_process_are_not_taken() {
+    // LISTEN_PID names someone else (as when inherited from an activated parent): the helper
+    // must not adopt fd 3, and without --listen it has nothing to serve.
+    let out = std::process::Command::new(helper_support::helper_bin())
+        .env("LISTEN_PID", "1")
+        .env("LISTEN_FDS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no listening socket"), "{err}");
+}
+
+#[test]
+fn per_connection_accept_mode_is_refused_with_a_reason() {
+    // `--accept` hands over a connected socket, not a listener: refuse it clearly.
+    let mut helper = helper_support::Running::accept_mode();
+    let mut conn = helper.connect().patient();
+    conn.send_request(&request("ping", []));
+    assert!(conn.reply().is_none(), "no reply from a refused socket");
+    wait_until_stderr(&mut helper, "not listening");
+}
+
+fn wait_until_stderr(helper: &mut Running, needle: &str) {
+    helper_support::wait_until("the helper's complaint", || {
+        helper.stderr().contains(needle)
+    });
+}

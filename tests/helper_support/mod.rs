@@ -120,6 +120,19 @@ impl Running {
         Running::spawn(cmd, endpoint, dir, "Listening on")
     }
 
+    /// `systemd-socket-activate --accept`: one helper per connection, given the connection.
+    pub fn accept_mode() -> Running {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("accept.sock");
+        let mut cmd = Command::new(socket_activate_bin());
+        cmd.arg("--accept")
+            .arg("-l")
+            .arg(&p)
+            .arg("--")
+            .arg(helper_bin());
+        Running::spawn(cmd, Endpoint::Unix(p), dir, "Listening on")
+    }
+
     /// Start the helper directly with `--listen` on a Unix socket.
     pub fn listening(helper_args: &[&str]) -> Running {
         let dir = tempfile::tempdir().expect("tempdir");
