@@ -573,7 +573,11 @@ pub fn call(
 ) -> Result<plist::Value, CallError> {
     let frame =
         encode_frame(request, options.format, DEFAULT_MAX_FRAME).map_err(CallError::Encode)?;
-    let deadline = Instant::now() + options.timeout;
+    // A caller's "practically forever" (Duration::MAX) must not overflow the clock.
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(options.timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
     let mut conn = connect(endpoint, options)?;
     let name = endpoint.to_string();
     conn.set_timeouts(deadline.saturating_duration_since(Instant::now()))
@@ -771,6 +775,19 @@ mod tests {
         let keys: Vec<&str> = inner.keys().map(String::as_str).collect();
         assert_eq!(keys, ["code", "message"]);
         assert_eq!(reply_error(&request("ping", [])), None);
+    }
+
+    #[test]
+    fn an_unbounded_timeout_does_not_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint::Unix(dir.path().join("none.sock"));
+        let options = CallOptions {
+            timeout: Duration::MAX,
+            connect_timeout: Duration::MAX,
+            ..CallOptions::default()
+        };
+        let err = call(&endpoint, &request("ping", []), &options).unwrap_err();
+        assert!(matches!(err, CallError::Connect { .. }), "{err}");
     }
 
     #[test]
