@@ -556,3 +556,19 @@ fn identity_accessors_follow_requirement_slot_numbering() {
         <[u8; 20]>::try_from(&smbless::codesign::hash::sha1(root.constructed_data())[..]).unwrap()
     );
 }
+
+#[test]
+fn nested_frameworks_are_verified_with_their_own_seal() {
+    let ex = verify("Sig.app/Contents/Frameworks/Foo.framework");
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    assert_eq!(ex.slices[0].identifier.as_deref(), Some("com.example.foo"));
+    let ex = assert_rejected("Sig-framework-modified.app", "nested-code");
+    assert!(
+        ex.problems
+            .iter()
+            .any(|p| p.message.contains("Contents/Frameworks/Foo.framework")
+                && p.message.contains("Versions/Current/Resources/data.txt")),
+        "{:?}",
+        ex.all_problems()
+    );
+}

@@ -178,7 +178,19 @@ fn examine_at(
     depth: usize,
 ) -> Result<Examination, ExamineError> {
     if Bundle::is_bundle(path) {
-        examine_bundle(path, opts, depth)
+        let bundle = Bundle::open(path)?;
+        let layout = Layout {
+            root: path.to_path_buf(),
+            base: path.join("Contents"),
+            info_plist_raw: bundle.info_plist().raw().to_vec(),
+            info_plist: bundle.info_plist().dictionary().clone(),
+            info_plist_source: "Contents/Info.plist",
+            base_label: "Contents",
+            executable: bundle.executable().to_path_buf(),
+        };
+        examine_bundle(layout, opts, depth)
+    } else if path.is_dir() && path.join("Versions").is_dir() {
+        examine_bundle(framework_layout(path)?, opts, depth)
     } else {
         let mut ex = examine_file(path, opts, None)?;
         ex.path = path.to_path_buf();
@@ -188,6 +200,7 @@ fn examine_at(
 
 struct BundleContext {
     info_plist_raw: Vec<u8>,
+    info_plist_source: &'static str,
     info_plist: plist::Dictionary,
     code_resources: Option<Vec<u8>>,
 }
@@ -322,7 +335,7 @@ fn examine_file(
         let ctx = match bundle {
             Some(b) => SealContext {
                 info_plist: Some(&b.info_plist_raw),
-                info_plist_source: "Contents/Info.plist",
+                info_plist_source: b.info_plist_source,
                 code_resources: b.code_resources.as_deref(),
             },
             None => SealContext {
@@ -375,13 +388,70 @@ fn examine_file(
     })
 }
 
+/// Where a bundle keeps its parts: `X.app/Contents/…` or `X.framework/Versions/A/…`.
+struct Layout {
+    root: PathBuf,
+    /// The directory CodeResources paths are relative to.
+    base: PathBuf,
+    info_plist_raw: Vec<u8>,
+    info_plist: plist::Dictionary,
+    info_plist_source: &'static str,
+    /// How paths inside `base` are named in messages (`Contents`, `Versions/Current`).
+    base_label: &'static str,
+    executable: PathBuf,
+}
+
+/// A versioned framework: the signed version is `Versions/Current` (a symlink that must stay
+/// inside the framework), its Info.plist `Resources/Info.plist`.
+fn framework_layout(root: &Path) -> Result<Layout, ExamineError> {
+    let io = |path: PathBuf| move |source| ExamineError::Io { path, source };
+    let current = root.join("Versions/Current");
+    let base = fs::canonicalize(&current).map_err(io(current.clone()))?;
+    let canonical_root = fs::canonicalize(root).map_err(io(root.to_path_buf()))?;
+    if !base.starts_with(&canonical_root) {
+        return Err(ExamineError::Io {
+            path: current,
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "Versions/Current points outside the framework",
+            ),
+        });
+    }
+    let plist_path = base.join("Resources/Info.plist");
+    let plist = crate::bundle::read_plist_file(&plist_path)?;
+    let name = plist
+        .string("CFBundleExecutable")
+        .map_err(BundleError::from)?
+        .ok_or_else(|| BundleError::ExecutableKeyMissing {
+            path: plist_path.clone(),
+        })?;
+    if !crate::bundle::is_plain_file_name(name) {
+        return Err(BundleError::ExecutableNameInvalid {
+            path: plist_path,
+            name: name.to_owned(),
+        }
+        .into());
+    }
+    let executable = base.join(name);
+    Ok(Layout {
+        root: root.to_path_buf(),
+        base,
+        info_plist_raw: plist.raw().to_vec(),
+        info_plist: plist.dictionary().clone(),
+        info_plist_source: "Resources/Info.plist",
+        base_label: "Versions/Current",
+        executable,
+    })
+}
+
 fn examine_bundle(
-    root: &Path,
+    layout: Layout,
     opts: &ExamineOptions,
     depth: usize,
 ) -> Result<Examination, ExamineError> {
-    let bundle = Bundle::open(root)?;
-    let contents = root.join("Contents");
+    let root = layout.root.as_path();
+    let contents = layout.base.clone();
+    let label = layout.base_label;
     let cr_path = contents.join("_CodeSignature/CodeResources");
     let code_resources = match read_capped(&cr_path, seal::MAX_CODE_RESOURCES) {
         Ok(b) => Some(b),
@@ -394,11 +464,12 @@ fn examine_bundle(
         }
     };
     let ctx = BundleContext {
-        info_plist_raw: bundle.info_plist().raw().to_vec(),
-        info_plist: bundle.info_plist().dictionary().clone(),
+        info_plist_raw: layout.info_plist_raw,
+        info_plist: layout.info_plist,
+        info_plist_source: layout.info_plist_source,
         code_resources: code_resources.clone(),
     };
-    let exe = bundle.executable().to_path_buf();
+    let exe = layout.executable;
     let mut ex = examine_file(&exe, opts, Some(&ctx))?;
     ex.path = root.to_path_buf();
     ex.executable = Some(exe.clone());
@@ -436,14 +507,14 @@ fn examine_bundle(
                     ex.problems.push(match f {
                         Finding::Missing(p) => Problem::new(
                             "resource-missing",
-                            format!("Contents/{p}: sealed but missing"),
+                            format!("{label}/{p}: sealed but missing"),
                         ),
                         Finding::Added(p) => Problem::new(
                             "resource-added",
-                            format!("Contents/{p}: present but not sealed"),
+                            format!("{label}/{p}: present but not sealed"),
                         ),
                         Finding::Modified(p, why) => {
-                            Problem::new("resource-modified", format!("Contents/{p}: {why}"))
+                            Problem::new("resource-modified", format!("{label}/{p}: {why}"))
                         }
                     });
                 }
@@ -452,7 +523,7 @@ fn examine_bundle(
                         ex.problems.push(Problem::new(
                             "nested-code",
                             format!(
-                                "Contents/{}: nested deeper than {MAX_NESTING} levels",
+                                "{label}/{}: nested deeper than {MAX_NESTING} levels",
                                 n.relative
                             ),
                         ));
@@ -463,13 +534,13 @@ fn examine_bundle(
                     match examine_at(&n.path, &nopts, depth + 1) {
                         Err(e) => ex.problems.push(Problem::new(
                             "nested-code",
-                            format!("Contents/{}: {e}", n.relative),
+                            format!("{label}/{}: {e}", n.relative),
                         )),
                         Ok(nested) => {
                             for p in nested.all_problems() {
                                 ex.problems.push(Problem::new(
                                     "nested-code",
-                                    format!("Contents/{}: {p}", n.relative),
+                                    format!("{label}/{}: {p}", n.relative),
                                 ));
                             }
                             let want = n.sealed.cdhash.clone().unwrap_or_default();
@@ -482,7 +553,7 @@ fn examine_bundle(
                                 ex.problems.push(Problem::new(
                                     "nested-code",
                                     format!(
-                                        "Contents/{}: sealed cdhash {} matches none of its CodeDirectories",
+                                        "{label}/{}: sealed cdhash {} matches none of its CodeDirectories",
                                         n.relative,
                                         hex(&want)
                                     ),
