@@ -372,11 +372,9 @@ fn examine_file(
             out.certificates = certs;
         }
         out.problems = parse_problems;
+        // An embedded Info.plist that is not a readable plist is the contract's concern: the
+        // signature seals its bytes, whatever they are, and macOS judges only the hash.
         out.problems.extend(verdict.problems);
-        if let (None, Err(e)) = (bundle, &embedded_info) {
-            out.problems
-                .push(Problem::new("info-plist-unreadable", e.to_string()));
-        }
         slices.push(out);
     }
     Ok(Examination {
