@@ -26,7 +26,7 @@ pub const MAX_NESTING: usize = 8;
 #[derive(Debug, thiserror::Error)]
 pub enum ExamineError {
     /// The file could not be opened or mapped.
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot read")]
     Io {
         /// The file.
         path: PathBuf,
@@ -34,7 +34,7 @@ pub enum ExamineError {
         source: std::io::Error,
     },
     /// The file is not a Mach-O or ELF container.
-    #[error("{path}: {source}")]
+    #[error("{path}: not a readable Mach-O or ELF file")]
     Container {
         /// The file.
         path: PathBuf,
