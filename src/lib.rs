@@ -30,6 +30,7 @@ pub mod inspect;
 pub mod install;
 pub mod mapped;
 pub mod plists;
+pub mod requirement;
 pub mod version;
 
 /// Install a helper from an app with the user's authorization (macOS); see
