@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod call;
 mod inspect;
 mod output;
+mod req;
 mod signature;
 
 /// What a command reports back to `main`, before it becomes an exit code.
@@ -43,6 +44,9 @@ enum Command {
     /// Read and verify code signatures.
     #[command(subcommand)]
     Signature(signature::SignatureCommand),
+    /// Compile, decompile and parse code-signing requirements (Apple's `csreq` language).
+    #[command(subcommand)]
+    Req(req::ReqCommand),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -62,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Signature(cmd) => signature::run(cmd),
+        Command::Req(cmd) => req::run(cmd),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -10,3 +10,23 @@
 pub mod identity;
 
 pub use identity::{CodeIdentity, StaticIdentity};
+pub mod ast;
+pub mod compile;
+pub mod decode;
+pub mod display;
+pub mod error;
+pub mod lexer;
+pub mod oid;
+pub mod parser;
+pub mod time;
+
+pub use ast::{Data, Expr, Match, Parsed, Requirement, RequirementSet, RequirementType};
+pub use compile::{compile, compile_set};
+pub use decode::{decode, decode_any, decode_set, Decoded};
+pub use display::{set_to_text, to_text};
+pub use error::{CompileError, DecodeError, ParseError, RequirementError};
+pub use parser::{parse, parse_requirement, parse_set};
+
+/// How deeply expressions may nest, in text, in a blob or in a tree: Apple's interpreter refuses
+/// anything deeper (`stackLimit` 1000 in reqinterp), so nothing deeper is a valid requirement.
+pub const MAX_DEPTH: usize = 999;
