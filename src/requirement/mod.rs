@@ -15,16 +15,19 @@ pub mod compile;
 pub mod decode;
 pub mod display;
 pub mod error;
+pub mod eval;
 pub mod lexer;
 pub mod oid;
 pub mod parser;
 pub mod time;
+mod x509;
 
 pub use ast::{Data, Expr, Match, Parsed, Requirement, RequirementSet, RequirementType};
 pub use compile::{compile, compile_set};
 pub use decode::{decode, decode_any, decode_set, Decoded};
 pub use display::{set_to_text, to_text};
 pub use error::{CompileError, DecodeError, ParseError, RequirementError};
+pub use eval::{evaluate, evaluate_expr, Clause, Evaluation};
 pub use parser::{parse, parse_requirement, parse_set};
 
 /// How deeply expressions may nest, in text, in a blob or in a tree: Apple's interpreter refuses
