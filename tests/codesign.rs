@@ -293,6 +293,12 @@ fn implicit_designated_requirements() {
         dr,
         "identifier \"com.example.helper\" and anchor apple generic and certificate 1[field.1.2.840.113635.100.6.2.6] /* exists */ and certificate leaf[field.1.2.840.113635.100.6.1.13] /* exists */ and certificate leaf[subject.OU] = TEAMID1234"
     );
+    // The requirement engine's dumper prints the synthesised tree the same way.
+    let tree = smbless::codesign::implicit_designated_requirement(&ex.slices[0], &ex.slices)
+        .unwrap()
+        .to_requirement()
+        .unwrap();
+    assert_eq!(smbless::requirement::to_text(&tree), dr);
     let ex = verify("adhoc");
     let dr = smbless::codesign::implicit_designated_requirement(&ex.slices[0], &ex.slices)
         .unwrap()

@@ -13,6 +13,7 @@ mod call;
 mod inspect;
 mod output;
 mod req;
+mod req_check;
 mod signature;
 
 /// What a command reports back to `main`, before it becomes an exit code.

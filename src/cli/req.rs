@@ -26,6 +26,12 @@ pub enum ReqCommand {
     /// with `--json`.
     Parse(ParseArgs),
     // More `req` subcommands (check, designated) go here, each in its own module.
+    /// Verify the code at PATH and evaluate a requirement against every slice, with the
+    /// explanation tree. Exit 0 satisfied, 1 not (or the signature is invalid).
+    Check(super::req_check::CheckArgs),
+    /// Print the designated requirement of the code at PATH: the explicit one, else the one
+    /// macOS synthesises from its certificates (or cdhashes, for ad-hoc code).
+    Designated(super::req_check::DesignatedArgs),
 }
 
 /// `smbless req compile`.
@@ -78,6 +84,8 @@ pub fn run(cmd: ReqCommand) -> anyhow::Result<Outcome> {
         ReqCommand::Compile(args) => compile(args),
         ReqCommand::Decompile(args) => decompile(args),
         ReqCommand::Parse(args) => parse(args),
+        ReqCommand::Check(args) => super::req_check::check(args),
+        ReqCommand::Designated(args) => super::req_check::designated(args),
     }
 }
 

@@ -7,6 +7,7 @@ use super::hash::sha1;
 use super::reader::hex;
 use super::trust::{has_extension, name_attributes};
 use super::verify::oids;
+use crate::requirement::{Data, Expr, Match, Requirement};
 
 /// The building blocks of an implicit designated requirement, in evaluation order. Each is
 /// one clause of a right-nested `and` chain (ad-hoc: a left-nested `or` chain of cdhashes).
@@ -166,6 +167,49 @@ impl std::fmt::Display for Clause {
             Clause::CertHash(s, h) => write!(f, "certificate {} = H\"{}\"", slot(*s), hex(h)),
             Clause::Cdhash(h) => write!(f, "cdhash H\"{}\"", hex(h)),
         }
+    }
+}
+
+impl Clause {
+    /// This clause as a requirement-language expression.
+    pub fn to_expr(&self) -> Expr {
+        match self {
+            Clause::Identifier(i) => Expr::Ident {
+                value: Data::from(i.as_bytes().to_vec()),
+            },
+            Clause::AnchorApple => Expr::AppleAnchor,
+            Clause::AnchorAppleGeneric => Expr::AppleGenericAnchor,
+            Clause::CertFieldExists(slot, oid) => Expr::CertGeneric {
+                slot: *slot,
+                oid: crate::requirement::oid::from_dotted(oid).unwrap_or_default(),
+                matcher: Match::Exists,
+            },
+            Clause::CertSubjectEquals(slot, key, value) => Expr::CertField {
+                slot: *slot,
+                key: Data::from(format!("subject.{key}").into_bytes()),
+                matcher: Match::Equal(Data::from(value.as_bytes().to_vec())),
+            },
+            Clause::CertHash(slot, hash) => Expr::AnchorHash {
+                slot: *slot,
+                hash: hash.clone(),
+            },
+            Clause::Cdhash(hash) => Expr::CdHash { hash: hash.clone() },
+        }
+    }
+}
+
+impl ImplicitRequirement {
+    /// As a requirement the engine can compile, print and evaluate: an `and` chain nested to
+    /// the right (as `codesign` builds it), or for ad-hoc code an `or` chain nested to the left
+    /// (as Apple's `Maker::Chain` builds it).
+    pub fn to_requirement(&self) -> Option<Requirement> {
+        let exprs = self.clauses.iter().map(Clause::to_expr);
+        let expr = if self.any {
+            Expr::or_left(exprs)
+        } else {
+            Expr::and_right(exprs)
+        }?;
+        Some(Requirement { expr })
     }
 }
 

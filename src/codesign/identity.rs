@@ -94,3 +94,44 @@ impl SignedSlice {
         self.cdhashes.iter().map(|(_, h)| h.as_slice())
     }
 }
+
+impl crate::requirement::CodeIdentity for SignedSlice {
+    fn identifier(&self) -> Option<&str> {
+        self.identifier.as_deref()
+    }
+
+    fn cdhashes(&self) -> Vec<&[u8]> {
+        self.all_cdhashes().collect()
+    }
+
+    fn certificates(&self) -> Vec<&[u8]> {
+        self.chain().iter().map(|c| c.constructed_data()).collect()
+    }
+
+    fn anchor_is_apple(&self) -> bool {
+        SignedSlice::anchor_is_apple(self)
+    }
+
+    fn anchor_is_trusted(&self) -> bool {
+        SignedSlice::anchor_is_trusted(self)
+    }
+
+    fn info_plist(&self) -> Option<&plist::Dictionary> {
+        self.info_plist.as_ref()
+    }
+
+    fn entitlements(&self) -> Option<&plist::Dictionary> {
+        self.entitlements.as_ref()?.as_dictionary()
+    }
+
+    fn platform(&self) -> u8 {
+        self.platform
+    }
+
+    fn notarized(&self) -> bool {
+        // Checking a notarization ticket needs Apple's ticket service or its signing key;
+        // offline, no code counts as notarized (a `notarized` clause is false, as on a Mac
+        // that cannot reach Apple and finds no stapled ticket it can check).
+        false
+    }
+}

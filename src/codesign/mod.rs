@@ -60,8 +60,42 @@ pub fn implicit_designated_requirement(
     }
 }
 
-/// The designated requirement of a slice in Apple's text form: the explicit one from its
-/// requirement set, else the implicit one.
+/// Where a designated requirement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DesignatedSource {
+    /// The signature's requirement set holds one.
+    Explicit,
+    /// None was given; this is Apple's synthesis from the certificates (or cdhashes).
+    Implicit,
+}
+
+/// The designated requirement of `slice` (whose file's slices are `all`): the explicit one
+/// from its requirement set, else the implicit one. `Err` when the requirement set is present
+/// but unreadable.
+pub fn designated_requirement(
+    slice: &SignedSlice,
+    all: &[SignedSlice],
+) -> Result<
+    Option<(crate::requirement::Requirement, DesignatedSource)>,
+    crate::requirement::DecodeError,
+> {
+    if let Some(blob) = &slice.requirements {
+        let set = crate::requirement::decode_set(blob)?;
+        if let Some(dr) = set.designated() {
+            return Ok(Some((dr.clone(), DesignatedSource::Explicit)));
+        }
+    }
+    Ok(implicit_designated_requirement(slice, all)
+        .and_then(|r| r.to_requirement())
+        .map(|r| (r, DesignatedSource::Implicit)))
+}
+
+/// The designated requirement of a slice in Apple's text form (see [`designated_requirement`]);
+/// `None` for unsigned code or an unreadable requirement set.
 pub fn designated_requirement_text(slice: &SignedSlice, all: &[SignedSlice]) -> Option<String> {
-    implicit_designated_requirement(slice, all).map(|r| r.to_string())
+    designated_requirement(slice, all)
+        .ok()
+        .flatten()
+        .map(|(r, _)| crate::requirement::to_text(&r))
 }
