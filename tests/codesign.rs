@@ -578,3 +578,51 @@ fn nested_frameworks_are_verified_with_their_own_seal() {
         ex.all_problems()
     );
 }
+
+#[test]
+fn shared_example_app_tamperings_are_named() {
+    let mut anchors = Anchors::apple().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/src/pki/root.pem");
+    anchors
+        .add_pem(&std::fs::read(root).unwrap(), AnchorKind::TestApple, "root")
+        .unwrap();
+    let o = ExamineOptions {
+        verify: VerifyOptions {
+            anchors,
+            at: None,
+            threads: 0,
+        },
+        integrity: true,
+        arch: None,
+    };
+    for (name, code, what) in [
+        (
+            "Example-resource-modified.app",
+            "resource-modified",
+            "Contents/Library/LaunchServices/",
+        ),
+        (
+            "Example-resource-removed.app",
+            "resource-missing",
+            "Contents/Library/LaunchServices/",
+        ),
+        (
+            "Example-resource-added.app",
+            "resource-added",
+            "Contents/Resources/added.txt",
+        ),
+    ] {
+        let ex = examine(&fixture(name), &o).unwrap();
+        assert!(
+            ex.problems
+                .iter()
+                .any(|p| p.code == code && p.message.contains(what)),
+            "{name}: {:?}",
+            ex.all_problems()
+        );
+        assert!(
+            ex.slices.iter().all(|s| s.is_valid()),
+            "{name}: the executable itself is intact"
+        );
+    }
+}
