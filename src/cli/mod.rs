@@ -15,6 +15,7 @@ mod output;
 mod req;
 mod req_check;
 mod signature;
+mod verify;
 
 /// What a command reports back to `main`, before it becomes an exit code.
 pub enum Outcome {
@@ -48,6 +49,9 @@ enum Command {
     /// Compile, decompile and parse code-signing requirements (Apple's `csreq` language).
     #[command(subcommand)]
     Req(req::ReqCommand),
+    /// Check the whole app↔helper contract: signatures, requirements in both directions,
+    /// plists, versions; every problem with a fix. Exit 0 clean, 1 errors found.
+    Verify(verify::VerifyArgs),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -68,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Signature(cmd) => signature::run(cmd),
         Command::Req(cmd) => req::run(cmd),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -28,11 +28,11 @@ impl fmt::Display for Severity {
 }
 
 macro_rules! finding_ids {
-    ($($(#[$doc:meta])* $variant:ident = $id:literal, $severity:ident;)*) => {
+    ($(#[doc = $doc:literal] $variant:ident = $id:literal, $severity:ident;)*) => {
         /// The stable identifier of a kind of finding (kebab-case in all outputs).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum FindingId {
-            $($(#[$doc])* $variant,)*
+            $(#[doc = $doc] $variant,)*
         }
 
         impl FindingId {
@@ -43,6 +43,13 @@ macro_rules! finding_ids {
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(FindingId::$variant => $id,)*
+                }
+            }
+
+            /// One sentence saying what findings of this kind mean.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(FindingId::$variant => $doc.trim_start(),)*
                 }
             }
 

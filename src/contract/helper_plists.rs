@@ -187,7 +187,7 @@ pub(crate) fn check_launchd_plist(
     let dict = launchd.dictionary();
     let ignored: Vec<&str> = ["Program", "ProgramArguments"]
         .into_iter()
-        .filter(|k| dict.contains_key(*k))
+        .filter(|k| dict.contains_key(k))
         .collect();
     if !ignored.is_empty() {
         findings.push(Finding::new(
@@ -203,7 +203,7 @@ pub(crate) fn check_launchd_plist(
     }
     let always_on: Vec<&str> = ["KeepAlive", "RunAtLoad"]
         .into_iter()
-        .filter(|k| !matches!(dict.get(*k), None | Some(plist::Value::Boolean(false))))
+        .filter(|k| !matches!(dict.get(k), None | Some(plist::Value::Boolean(false))))
         .collect();
     if !always_on.is_empty() {
         findings.push(Finding::new(

@@ -4,5 +4,11 @@
 
 pub mod findings;
 mod helper_plists;
+pub mod lint;
+mod verify;
 
 pub use findings::{Finding, FindingId, Severity};
+pub use verify::{
+    verify, Action, AppSummary, ContractError, HelperSummary, Installed, InstalledHelper, Report,
+    VerifyOptions,
+};

@@ -1,0 +1,243 @@
+//! `smbless verify APP`: the whole app↔helper contract, for people and for CI.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use smbless::contract::{self, FindingId, Installed, Report, Severity};
+
+use super::signature::TrustArgs;
+use super::{output, Outcome};
+
+/// Output formats of `verify`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable report.
+    Human,
+    /// The JSON report documented in the README.
+    Json,
+    /// GitHub Actions workflow annotations (`::error file=…::…`), then a summary line.
+    Github,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+/// Arguments of `smbless verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The app bundle (`X.app`) whose helpers to check.
+    app: PathBuf,
+    /// Check only this helper (its label, the file name in Contents/Library/LaunchServices).
+    #[arg(long)]
+    label: Option<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Predict the install against the helper installed under this root
+    /// (ROOT/Library/PrivilegedHelperTools/LABEL; `/` for this machine).
+    #[arg(long, value_name = "DIR", conflicts_with = "installed")]
+    root: Option<PathBuf>,
+    /// Predict the install against this installed helper file.
+    #[arg(long, value_name = "PATH")]
+    installed: Option<PathBuf>,
+    /// Also require SMJobBlessUtil.py's string equality between requirements and designated
+    /// requirements.
+    #[arg(long)]
+    strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Shorthand for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+}
+
+/// Run `verify`.
+pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let installed = match (args.root, args.installed) {
+        (Some(root), _) => Installed::Root(root),
+        (None, Some(path)) => Installed::Helper(path),
+        (None, None) => Installed::NotChecked,
+    };
+    let options = contract::VerifyOptions {
+        label: args.label,
+        signature: args.trust.options()?,
+        strict: args.strict,
+        installed,
+    };
+    let report = contract::verify(&args.app, &options)?;
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
+        Format::Human => print_human(&report),
+        Format::Json => output::print_json(&report)?,
+        Format::Github => print_github(&report),
+        Format::Sarif => output::print_json(&sarif(&report))?,
+    }
+    Ok(if report.ok {
+        Outcome::Success
+    } else {
+        Outcome::Wanting
+    })
+}
+
+fn print_human(report: &Report) {
+    let app = &report.app;
+    println!(
+        "{} ({} {})",
+        app.path,
+        app.identifier.as_deref().unwrap_or("no identifier"),
+        app.version.as_deref().unwrap_or("no version")
+    );
+    if let Some(dr) = &app.designated_requirement {
+        println!("  designated requirement: {dr}");
+    }
+    for helper in &report.helpers {
+        println!(
+            "  helper {} {}",
+            helper.label,
+            helper.version.as_deref().unwrap_or("(no version)")
+        );
+        if let Some(dr) = &helper.designated_requirement {
+            println!("    designated requirement: {dr}");
+        }
+        if let Some(action) = helper.action {
+            let what = match (action, &helper.installed_version, &helper.version) {
+                (contract::Action::Install, _, _) => "install (nothing installed)".to_string(),
+                (contract::Action::Upgrade, Some(from), Some(to)) => {
+                    format!("upgrade from {from} to {to}")
+                }
+                (contract::Action::Upgrade, _, _) => "upgrade".to_string(),
+                (contract::Action::None, Some(from), Some(to)) => {
+                    format!("no change: installed {from} ≥ bundled {to}")
+                }
+                (contract::Action::None, _, _) => "no change".to_string(),
+            };
+            println!("    bless would: {what}");
+        }
+    }
+    for f in &report.findings {
+        println!("{}[{}]: {}", f.severity, f.id, f.message);
+        println!("  --> {}", f.path);
+        if let Some(detail) = &f.detail {
+            for line in detail.lines() {
+                println!("  | {line}");
+            }
+        }
+        println!("  = hint: {}", f.hint);
+    }
+    let errors = report.count(Severity::Error);
+    let warnings = report.count(Severity::Warning) - errors;
+    println!(
+        "{}: {errors} error{}, {warnings} warning{}",
+        if report.ok { "ok" } else { "FAILED" },
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" }
+    );
+}
+
+/// Escape a GitHub workflow-command value (`%`, CR, LF; in properties also `:` and `,`).
+fn escape(text: &str, property: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            ':' if property => out.push_str("%3A"),
+            ',' if property => out.push_str("%2C"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn print_github(report: &Report) {
+    for f in &report.findings {
+        let level = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "notice",
+        };
+        let mut message = format!("{}\nhint: {}", f.message, f.hint);
+        if let Some(detail) = &f.detail {
+            message.push('\n');
+            message.push_str(detail);
+        }
+        println!(
+            "::{level} file={},title={}::{}",
+            escape(&f.path, true),
+            escape(&format!("smbless {}", f.id), true),
+            escape(&message, false)
+        );
+    }
+    println!(
+        "smbless verify: {} — {} error(s), {} finding(s)",
+        if report.ok { "ok" } else { "failed" },
+        report.count(Severity::Error),
+        report.findings.len()
+    );
+}
+
+fn sarif(report: &Report) -> serde_json::Value {
+    let rules: Vec<_> = FindingId::ALL
+        .iter()
+        .map(|id| {
+            json!({
+                "id": id.as_str(),
+                "shortDescription": {"text": id.description()},
+                "defaultConfiguration": {"level": sarif_level(id.severity())},
+            })
+        })
+        .collect();
+    let results: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut text = f.message.clone();
+            if let Some(detail) = &f.detail {
+                text.push('\n');
+                text.push_str(detail);
+            }
+            json!({
+                "ruleId": f.id.as_str(),
+                "ruleIndex": FindingId::ALL.iter().position(|id| *id == f.id),
+                "level": sarif_level(f.severity),
+                "message": {"text": text},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path}}}],
+                "fixes": [{"description": {"text": f.hint}}],
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "smbless",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/smbless/smbless",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+fn sarif_level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn workflow_command_escaping() {
+        assert_eq!(escape("50% a\nb", false), "50%25 a%0Ab");
+        assert_eq!(escape("a:b,c", true), "a%3Ab%2Cc");
+        assert_eq!(escape("a:b,c", false), "a:b,c");
+    }
+}

@@ -1,0 +1,403 @@
+//! `smbless verify` over the contract fixtures (fixtures/contract, one broken SMJobBless rule
+//! per bundle, built by scripts/make-fixtures): every finding id is produced, each case's JSON
+//! report matches its golden file in tests/data/verify, and the bundled example is clean.
+//!
+//! Regenerate the golden files after an intended change with
+//! `SMBLESS_UPDATE_GOLDEN=1 cargo test --test verify`, and review the diff.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+const TEST_ROOT: &str = "fixtures/src/pki/root.pem";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run verify from the repository root (so paths in reports are relative and stable).
+fn verify(app: &str, extra: &[&str]) -> (i32, Vec<u8>, String) {
+    let output = Command::cargo_bin("smbless")
+        .unwrap()
+        .current_dir(root())
+        .arg("verify")
+        .arg(app)
+        .args(["--testing-treat-as-apple-root", TEST_ROOT])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn verify_json(app: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = verify(app, &args);
+    let json = serde_json::from_slice(&stdout)
+        .unwrap_or_else(|e| panic!("{app}: not JSON ({e}); stderr: {stderr}"));
+    (code, json)
+}
+
+fn ids(report: &Value) -> BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn golden(name: &str, report: &Value) {
+    let path = root()
+        .join("tests/data/verify")
+        .join(format!("{name}.json"));
+    let text = serde_json::to_string_pretty(report).unwrap() + "\n";
+    if std::env::var_os("SMBLESS_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with SMBLESS_UPDATE_GOLDEN=1", path.display()));
+    assert_eq!(
+        text,
+        expected,
+        "{name}: report differs from {}",
+        path.display()
+    );
+}
+
+/// Each contract fixture, the finding ids it must produce (exactly), and whether it is ok.
+const CASES: &[(&str, &[&str], bool)] = &[
+    ("app-signature-invalid", &["app-signature-invalid"], false),
+    ("app-wrong-team", &["client-requirement-unsatisfied"], false),
+    (
+        "authorized-clients-missing",
+        &["authorized-clients-missing"],
+        false,
+    ),
+    (
+        "bundle-identifier-mismatch",
+        &["bundle-identifier-mismatch"],
+        false,
+    ),
+    (
+        "bundle-version-malformed",
+        &["bundle-version-invalid"],
+        false,
+    ),
+    ("bundle-version-missing", &["bundle-version-invalid"], false),
+    (
+        "helper-adhoc",
+        &["adhoc-signature", "helper-requirement-unsatisfied"],
+        false,
+    ),
+    ("helper-dir-missing", &["helper-dir-missing"], false),
+    ("helper-not-file", &["helper-not-file"], false),
+    ("helper-tampered", &["helper-signature-invalid"], false),
+    (
+        "helper-unsigned",
+        &["helper-requirement-unsatisfied", "helper-signature-invalid"],
+        false,
+    ),
+    (
+        "helper-wrong-team",
+        &["helper-requirement-unsatisfied"],
+        false,
+    ),
+    (
+        "info-dictionary-version",
+        &["info-dictionary-version"],
+        false,
+    ),
+    ("info-plist-missing", &["info-plist-missing"], false),
+    ("label-mismatch", &["label-mismatch"], false),
+    ("launchd-plist-missing", &["launchd-plist-missing"], false),
+    (
+        "no-downgrade-protection",
+        &["no-downgrade-protection"],
+        true,
+    ),
+    ("no-helpers", &["no-helpers"], false),
+    (
+        "no-team-pinning",
+        &["no-downgrade-protection", "no-team-pinning"],
+        true,
+    ),
+    (
+        "privileged-executables-mismatch",
+        &["privileged-executables-mismatch"],
+        false,
+    ),
+    (
+        "privileged-executables-missing",
+        &["privileged-executables-missing"],
+        false,
+    ),
+    (
+        "program-key-ignored",
+        &["not-on-demand", "program-key-ignored"],
+        true,
+    ),
+    ("requirement-syntax", &["requirement-syntax"], false),
+    ("slices-disagree", &["slices-disagree"], false),
+    (
+        "smappservice-layout",
+        &[
+            "helper-dir-missing",
+            "privileged-executables-missing",
+            "smappservice-plist",
+        ],
+        false,
+    ),
+    ("two-helpers-one-mismatch", &["label-mismatch"], false),
+    ("unreachable-helper", &["unreachable"], true),
+];
+
+#[test]
+fn every_contract_fixture_reports_its_findings() {
+    for (name, expected, ok) in CASES {
+        let app = format!("fixtures/contract/{name}.app");
+        let (code, report) = verify_json(&app, &[]);
+        let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        assert_eq!(ids(&report), expected, "{name}");
+        assert_eq!(report["ok"], *ok, "{name}");
+        assert_eq!(code, if *ok { 0 } else { 1 }, "{name}: exit code");
+        for finding in report["findings"].as_array().unwrap() {
+            for key in ["id", "severity", "path", "message", "hint"] {
+                assert!(
+                    finding[key].is_string(),
+                    "{name}: finding without {key}: {finding}"
+                );
+            }
+        }
+        golden(name, &report);
+    }
+}
+
+#[test]
+fn the_bundled_example_is_clean() {
+    let (code, report) = verify_json("fixtures/apps/Example.app", &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["findings"], Value::Array(vec![]));
+    assert_eq!(report["app"]["identifier"], "com.example.smbless.app");
+    let helper = &report["helpers"][0];
+    assert_eq!(helper["label"], "com.example.smbless.helper");
+    assert_eq!(helper["version"], "1.0");
+    assert_eq!(helper["action"], Value::Null);
+    assert!(helper["designated_requirement"]
+        .as_str()
+        .unwrap()
+        .contains("certificate leaf[subject.OU] = EXAMPLE123"));
+    golden("Example", &report);
+}
+
+#[test]
+fn without_the_test_root_nothing_is_trusted() {
+    // The fixtures are signed by a test PKI: with only Apple's real roots, `anchor apple
+    // generic` cannot hold and the chain is untrusted.
+    let output = Command::cargo_bin("smbless")
+        .unwrap()
+        .current_dir(root())
+        .args(["verify", "fixtures/apps/Example.app", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found = ids(&report);
+    assert!(found.contains("app-signature-invalid"), "{found:?}");
+    assert!(
+        found.contains("helper-requirement-unsatisfied"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn installed_helpers_predict_the_action() {
+    let cases: &[(&str, &str, Option<&str>, &[&str])] = &[
+        ("helper-0.9", "upgrade", Some("0.9"), &[]),
+        ("helper-1.0", "none", Some("1.0"), &["version-not-newer"]),
+        ("helper-2.0", "none", Some("2.0"), &["version-not-newer"]),
+        (
+            "helper-0.9-other-clients",
+            "upgrade",
+            Some("0.9"),
+            &["installed-client-requirement-unsatisfied"],
+        ),
+    ];
+    for (installed, action, version, expected) in cases {
+        let path = format!("fixtures/contract/installed/{installed}");
+        let (code, report) = verify_json("fixtures/apps/Example.app", &["--installed", &path]);
+        assert_eq!(report["helpers"][0]["action"], *action, "{installed}");
+        assert_eq!(
+            report["helpers"][0]["installed_version"].as_str(),
+            *version,
+            "{installed}"
+        );
+        let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        assert_eq!(ids(&report), expected, "{installed}");
+        let errors = expected.iter().any(|id| id.starts_with("installed-"));
+        assert_eq!(code, if errors { 1 } else { 0 }, "{installed}");
+    }
+    // --root: nothing installed there yet.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, report) = verify_json(
+        "fixtures/apps/Example.app",
+        &["--root", empty.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(report["helpers"][0]["action"], "install");
+}
+
+#[test]
+fn every_finding_id_is_produced_by_some_fixture() {
+    let mut seen = BTreeSet::new();
+    for (_, expected, _) in CASES {
+        seen.extend(expected.iter().map(|s| s.to_string()));
+    }
+    seen.insert("installed-client-requirement-unsatisfied".into());
+    seen.insert("version-not-newer".into());
+    // The ids the issue lists, plus the ones smbless adds.
+    let listed = [
+        "app-not-bundle",
+        "app-signature-invalid",
+        "helper-dir-missing",
+        "no-helpers",
+        "helper-not-file",
+        "helper-signature-invalid",
+        "privileged-executables-missing",
+        "privileged-executables-mismatch",
+        "helper-requirement-unsatisfied",
+        "requirement-syntax",
+        "info-plist-missing",
+        "bundle-identifier-mismatch",
+        "info-dictionary-version",
+        "bundle-version-invalid",
+        "authorized-clients-missing",
+        "client-requirement-unsatisfied",
+        "launchd-plist-missing",
+        "label-mismatch",
+        "slices-disagree",
+        "no-team-pinning",
+        "no-downgrade-protection",
+        "adhoc-signature",
+        "program-key-ignored",
+        "installed-client-requirement-unsatisfied",
+        "version-not-newer",
+    ];
+    // app-not-bundle needs no fixture: any directory without Contents/ (tested below).
+    for id in listed.iter().filter(|id| **id != "app-not-bundle") {
+        assert!(seen.contains(*id), "no fixture produces {id}");
+    }
+}
+
+#[test]
+fn not_a_bundle_and_missing_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = verify_json(dir.path().to_str().unwrap(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&report), BTreeSet::from(["app-not-bundle".to_string()]));
+
+    let missing = dir.path().join("Nope.app");
+    let (code, _, stderr) = verify(missing.to_str().unwrap(), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no such file or directory"), "{stderr}");
+}
+
+#[test]
+fn strict_mode_adds_string_equality() {
+    // Example.app's plists hold exactly the designated requirements, except that the
+    // helper's SMAuthorizedClients adds downgrade protection to the app's DR.
+    let (code, report) = verify_json("fixtures/apps/Example.app", &["--strict"]);
+    assert_eq!(code, 1);
+    let strict: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "strict-requirement-mismatch")
+        .collect();
+    assert_eq!(strict.len(), 1, "{report}");
+    assert!(strict[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("SMAuthorizedClients[0]"));
+}
+
+#[test]
+fn label_filter() {
+    let (_, report) = verify_json(
+        "fixtures/contract/two-helpers-one-mismatch.app",
+        &["--label", "com.example.smbless.helper"],
+    );
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["helpers"].as_array().unwrap().len(), 1);
+    let (code, report) = verify_json("fixtures/apps/Example.app", &["--label", "com.nope"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        ids(&report),
+        BTreeSet::from(["privileged-executables-mismatch".to_string()])
+    );
+}
+
+#[test]
+fn github_annotations_and_sarif() {
+    let (code, stdout, _) = verify(
+        "fixtures/contract/helper-wrong-team.app",
+        &["--format", "github"],
+    );
+    assert_eq!(code, 1);
+    let text = String::from_utf8(stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("::error file=fixtures/contract/helper-wrong-team.app/Contents/Library/LaunchServices/com.example.smbless.helper,title=smbless helper-requirement-unsatisfied::"), "{first}");
+    assert!(!first.contains('\n'));
+    assert!(
+        first.contains("%0Ahint: "),
+        "multi-line messages are escaped: {first}"
+    );
+
+    let (code, stdout, _) = verify(
+        "fixtures/contract/no-team-pinning.app",
+        &["--format", "sarif"],
+    );
+    assert_eq!(code, 0);
+    let sarif: Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["id"] == "no-team-pinning"));
+    let results = run["results"].as_array().unwrap();
+    // Both requirements lack team pinning; the client requirement also lacks downgrade protection.
+    assert_eq!(results.len(), 3);
+    for result in results {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        assert_eq!(result["level"], "warning");
+        assert!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string());
+    }
+}
+
+#[test]
+fn human_output_explains_with_a_tree() {
+    Command::cargo_bin("smbless")
+        .unwrap()
+        .current_dir(root())
+        .args(["verify", "fixtures/contract/helper-wrong-team.app"])
+        .args(["--testing-treat-as-apple-root", TEST_ROOT])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error[helper-requirement-unsatisfied]",
+        ))
+        .stdout(predicate::str::contains(
+            "certificate leaf[subject.OU] is \"OTHERTEAM1\", required EXAMPLE123",
+        ))
+        .stdout(predicate::str::contains("= hint: "))
+        .stdout(predicate::str::contains("FAILED: 1 error"));
+}
