@@ -103,7 +103,10 @@ fn data_text(s: &mut String, data: &[u8], dot_ok: bool) {
     if mode == Mode::Simple {
         // Empty or a reserved word: Apple's keyword table ends with "" too.
         let word = std::str::from_utf8(data).unwrap_or("");
-        if data.is_empty() || is_keyword(word) {
+        // A dotted key must also lex as one word again (`a.b`, not `a.`, `.a` or `a..b`); Apple
+        // prints those bare and cannot read them back, so they are quoted here.
+        let dots_ok = !word.starts_with('.') && !word.ends_with('.') && !word.contains("..");
+        if data.is_empty() || is_keyword(word) || !dots_ok {
             mode = Mode::Printable;
         }
     }

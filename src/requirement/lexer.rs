@@ -227,15 +227,12 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
                     i += 1;
                 }
                 while at(i) == Some(b'.') && at(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()) {
+                    // Apple's lexer takes only digits after a dot when the segment starts with
+                    // one (`a.1b` is two tokens there, and a syntax error); taking the whole
+                    // segment accepts what the dumper prints for such keys.
                     i += 1;
-                    if at(i).is_some_and(|c| c.is_ascii_digit()) {
-                        while at(i).is_some_and(|c| c.is_ascii_digit()) {
-                            i += 1;
-                        }
-                    } else {
-                        while at(i).is_some_and(|c| c.is_ascii_alphanumeric()) {
-                            i += 1;
-                        }
+                    while at(i).is_some_and(|c| c.is_ascii_alphanumeric()) {
+                        i += 1;
                     }
                 }
                 out.push(Token {

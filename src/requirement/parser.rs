@@ -267,7 +267,7 @@ impl<'a> Parser<'a> {
                 // `( name )` is named code; a bare word or string cannot start an expression.
                 let named = match self.peek() {
                     Tok::Word(w) => !is_keyword(w),
-                    Tok::Str(_) => true,
+                    Tok::Str(_) | Tok::HexData(_) => true,
                     _ => false,
                 };
                 if named {
@@ -383,6 +383,12 @@ impl<'a> Parser<'a> {
                 self.bump();
                 Ok(Data(s))
             }
+            // The dumper prints binary names as hex data; accept them back.
+            Tok::HexData(h) => {
+                let span = self.span();
+                self.bump();
+                Ok(Data(self.hex_bytes(&h, span)?))
+            }
             _ => Err(self.expected(what)),
         }
     }
@@ -430,7 +436,7 @@ impl<'a> Parser<'a> {
                 }
                 let named = match self.peek() {
                     Tok::Word(w) => !is_keyword(w),
-                    Tok::Str(_) => true,
+                    Tok::Str(_) | Tok::HexData(_) => true,
                     _ => false,
                 };
                 if named {
@@ -511,7 +517,7 @@ impl<'a> Parser<'a> {
                 let matcher = self.match_suffix()?;
                 return Ok(Expr::CertFieldDate { slot, oid, matcher });
             }
-            if text.starts_with("subject.") || text == "email" {
+            if key.0.starts_with(b"subject.") || key.0 == b"email" {
                 let matcher = self.match_suffix()?;
                 return Ok(Expr::CertField { slot, key, matcher });
             }
@@ -591,6 +597,7 @@ impl<'a> Parser<'a> {
         let key = match self.bump() {
             Tok::Word(w) => Data(w.into_bytes()),
             Tok::Str(s) => Data(s),
+            Tok::HexData(h) => Data(self.hex_bytes(&h, span)?),
             _ => {
                 return Err(ParseError::at(
                     self.src,

@@ -1,0 +1,172 @@
+//! Property tests: for generated trees, binary → tree is the inverse of tree → binary, and text
+//! is a fixed point of print ∘ parse whose compilation equals the tree's (once chains are
+//! nested to the left as the parser nests them).
+
+use proptest::prelude::*;
+use smbless::requirement::ast::{Data, Expr, Match, Requirement};
+use smbless::requirement::{self, oid};
+
+fn data() -> impl Strategy<Value = Data> {
+    prop_oneof![
+        "[A-Za-z][A-Za-z0-9]{0,8}".prop_map(|s| Data(s.into_bytes())),
+        "[ -~]{0,12}".prop_map(|s| Data(s.into_bytes())),
+        "[a-z]{1,5}(\\.[a-z0-9]{1,5}){0,3}".prop_map(|s| Data(s.into_bytes())),
+        proptest::collection::vec(any::<u8>(), 0..12).prop_map(Data),
+        Just(Data(b"apple".to_vec())),
+        Just(Data(Vec::new())),
+    ]
+}
+
+fn date() -> impl Strategy<Value = i64> {
+    // 1970 … 2100, in seconds since 2001.
+    -978_307_200i64..3_124_137_600i64
+}
+
+fn matcher() -> impl Strategy<Value = Match> {
+    prop_oneof![
+        Just(Match::Exists),
+        Just(Match::Absent),
+        data().prop_map(Match::Equal),
+        data().prop_map(Match::Contains),
+        data().prop_map(Match::BeginsWith),
+        data().prop_map(Match::EndsWith),
+        data().prop_map(Match::LessThan),
+        data().prop_map(Match::GreaterThan),
+        data().prop_map(Match::LessEqual),
+        data().prop_map(Match::GreaterEqual),
+        date().prop_map(Match::On),
+        date().prop_map(Match::Before),
+        date().prop_map(Match::After),
+        date().prop_map(Match::OnOrBefore),
+        date().prop_map(Match::OnOrAfter),
+    ]
+}
+
+fn slot() -> impl Strategy<Value = i32> {
+    -5i32..6
+}
+
+fn oid_bytes() -> impl Strategy<Value = Vec<u8>> {
+    (
+        0u64..3,
+        0u64..40,
+        proptest::collection::vec(0u64..200_000, 0..6),
+    )
+        .prop_map(|(a, b, rest)| {
+            let mut s = format!("{a}.{b}");
+            for r in rest {
+                s.push_str(&format!(".{r}"));
+            }
+            oid::from_dotted(&s).unwrap()
+        })
+}
+
+fn subject_key() -> impl Strategy<Value = Data> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "C", "CN", "D", "L", "O", "OU", "ST", "STREET", "UID", "C-OU"
+        ])
+        .prop_map(|k| Data(format!("subject.{k}").into_bytes())),
+        Just(Data(b"email".to_vec())),
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = Expr> {
+    prop_oneof![
+        Just(Expr::True),
+        Just(Expr::False),
+        Just(Expr::AppleAnchor),
+        Just(Expr::AppleGenericAnchor),
+        Just(Expr::TrustedCerts),
+        Just(Expr::Notarized),
+        Just(Expr::LegacyDevId),
+        data().prop_map(|value| Expr::Ident { value }),
+        (slot(), proptest::collection::vec(any::<u8>(), 20..=20))
+            .prop_map(|(slot, hash)| Expr::AnchorHash { slot, hash }),
+        proptest::collection::vec(any::<u8>(), 1..33).prop_map(|hash| Expr::CdHash { hash }),
+        (data(), matcher()).prop_map(|(key, matcher)| Expr::InfoKeyField { key, matcher }),
+        (data(), matcher()).prop_map(|(key, matcher)| Expr::EntitlementField { key, matcher }),
+        (slot(), subject_key(), matcher()).prop_map(|(slot, key, matcher)| Expr::CertField {
+            slot,
+            key,
+            matcher
+        }),
+        slot().prop_map(|slot| Expr::TrustedCert { slot }),
+        (slot(), oid_bytes(), matcher()).prop_map(|(slot, oid, matcher)| Expr::CertGeneric {
+            slot,
+            oid,
+            matcher
+        }),
+        (slot(), oid_bytes(), matcher()).prop_map(|(slot, oid, matcher)| Expr::CertPolicy {
+            slot,
+            oid,
+            matcher
+        }),
+        (slot(), oid_bytes(), matcher()).prop_map(|(slot, oid, matcher)| Expr::CertFieldDate {
+            slot,
+            oid,
+            matcher
+        }),
+        data().prop_map(|name| Expr::NamedAnchor { name }),
+        data().prop_map(|name| Expr::NamedCode { name }),
+        (0i32..100).prop_map(|value| Expr::Platform { value }),
+    ]
+}
+
+fn expr() -> impl Strategy<Value = Expr> {
+    leaf().prop_recursive(6, 48, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::and(a, b)),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::or(a, b)),
+            inner.prop_map(Expr::not),
+        ]
+    })
+}
+
+/// The tree the parser builds for this tree's text: every chain of one operator nested left.
+fn left_nested(e: &Expr) -> Expr {
+    match e {
+        Expr::And { .. } => Expr::and_left(e.flatten(true).into_iter().map(left_nested)).unwrap(),
+        Expr::Or { .. } => Expr::or_left(e.flatten(false).into_iter().map(left_nested)).unwrap(),
+        Expr::Not { expr } => Expr::not(left_nested(expr)),
+        other => other.clone(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn binary_round_trip(e in expr()) {
+        let req = Requirement { expr: e };
+        let bytes = requirement::compile(&req).unwrap();
+        let back = requirement::decode(&bytes).unwrap();
+        prop_assert_eq!(&back, &req);
+        prop_assert_eq!(requirement::compile(&back).unwrap(), bytes);
+    }
+
+    #[test]
+    fn text_round_trip(e in expr()) {
+        let req = Requirement { expr: e };
+        let text = requirement::to_text(&req);
+        let parsed = requirement::parse_requirement(&text)
+            .map_err(|err| TestCaseError::fail(format!("{text:?}: {err}")))?;
+        prop_assert_eq!(requirement::to_text(&parsed), text.clone());
+        let expected = Requirement { expr: left_nested(&req.expr) };
+        prop_assert_eq!(
+            requirement::compile(&parsed).unwrap(),
+            requirement::compile(&expected).unwrap(),
+            "{}", text
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = requirement::decode_any(&bytes);
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            if !text.contains('/') {
+                let _ = requirement::parse(text);
+            }
+        }
+    }
+}
