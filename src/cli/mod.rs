@@ -14,6 +14,7 @@ mod inspect;
 mod output;
 mod req;
 mod req_check;
+mod setreq;
 mod signature;
 mod verify;
 
@@ -52,6 +53,9 @@ enum Command {
     /// Check the whole app↔helper contract: signatures, requirements in both directions,
     /// plists, versions; every problem with a fix. Exit 0 clean, 1 errors found.
     Verify(verify::VerifyArgs),
+    /// Write SMPrivilegedExecutables and SMAuthorizedClients: from a signed app's designated
+    /// requirements, or before building from a team ID (Developer ID shape).
+    Setreq(setreq::SetreqArgs),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Signature(cmd) => signature::run(cmd),
         Command::Req(cmd) => req::run(cmd),
         Command::Verify(args) => verify::run(args),
+        Command::Setreq(args) => setreq::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 pub mod findings;
 mod helper_plists;
 pub mod lint;
+pub mod setreq;
 mod verify;
 
 pub use findings::{Finding, FindingId, Severity};
