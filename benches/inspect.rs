@@ -11,7 +11,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use smbless::inspect::{inspect_file, InspectOptions};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// A fat file whose two slices are the thin fixtures followed by `pad` zero bytes each, so the

@@ -8,7 +8,9 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 fn inspect_json(rel: &str, extra: &[&str]) -> Value {
@@ -35,8 +37,13 @@ fn assert_helper_plists(slice: &Value) {
     assert_eq!(slice["info_plist"]["CFBundleIdentifier"], LABEL, "{slice}");
     assert_eq!(slice["info_plist"]["CFBundleVersion"], "1.0");
     assert_eq!(slice["info_plist"]["CFBundleInfoDictionaryVersion"], "6.0");
-    let clients = slice["info_plist"]["SMAuthorizedClients"].as_array().unwrap();
-    assert!(clients[0].as_str().unwrap().contains("identifier \"com.example.smbless.app\""));
+    let clients = slice["info_plist"]["SMAuthorizedClients"]
+        .as_array()
+        .unwrap();
+    assert!(clients[0]
+        .as_str()
+        .unwrap()
+        .contains("identifier \"com.example.smbless.app\""));
     assert_eq!(slice["launchd_plist"]["Label"], LABEL);
     assert_eq!(slice["launchd_plist"]["MachServices"][LABEL], true);
 }
@@ -54,7 +61,9 @@ fn thin_helpers() {
     assert_helper_plists(slice);
     // ld64.lld signs arm64 output (linker-signed): the signature sits at the end of the file.
     let sig = &slice["code_signature"];
-    let size = std::fs::metadata(fixture("macho/helper-arm64")).unwrap().len();
+    let size = std::fs::metadata(fixture("macho/helper-arm64"))
+        .unwrap()
+        .len();
     assert_eq!(
         sig["offset"].as_u64().unwrap() + sig["size"].as_u64().unwrap(),
         size
@@ -68,7 +77,10 @@ fn thin_helpers() {
 
 #[test]
 fn fat_and_fat64_show_every_slice() {
-    for (rel, kind) in [("macho/helper-fat", "macho-fat"), ("macho/helper-fat64", "macho-fat")] {
+    for (rel, kind) in [
+        ("macho/helper-fat", "macho-fat"),
+        ("macho/helper-fat64", "macho-fat"),
+    ] {
         let report = inspect_json(rel, &[]);
         assert_eq!(report["kind"], kind);
         let slices = report["slices"].as_array().unwrap();
@@ -100,7 +112,10 @@ fn binary_plist_and_info_only() {
     let binary = inspect_json("macho/helper-binary-plist", &[]);
     assert_helper_plists(&binary["slices"][0]);
     let info_only = inspect_json("macho/helper-info-only", &[]);
-    assert_eq!(info_only["slices"][0]["info_plist"]["CFBundleVersion"], "1.0");
+    assert_eq!(
+        info_only["slices"][0]["info_plist"]["CFBundleVersion"],
+        "1.0"
+    );
     assert_eq!(info_only["slices"][0]["launchd_plist"], Value::Null);
 }
 
@@ -116,7 +131,9 @@ fn slices_that_embed_different_plists_are_flagged() {
         .arg(fixture("macho/helper-slices-disagree"))
         .assert()
         .success()
-        .stdout(predicate::str::contains("the slices embed different plists"));
+        .stdout(predicate::str::contains(
+            "the slices embed different plists",
+        ));
 }
 
 #[test]
@@ -129,14 +146,19 @@ fn malformed_plist_section_names_file_section_and_offset() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(path.display().to_string()))
-        .stderr(predicate::str::contains("section __TEXT,__info_plist at offset 0x"))
+        .stderr(predicate::str::contains(
+            "section __TEXT,__info_plist at offset 0x",
+        ))
         .stderr(predicate::str::contains("not a property list"))
         .stderr(predicate::str::contains("expected an XML or binary plist"));
 }
 
 #[test]
 fn elf_helpers() {
-    for (rel, arch) in [("elf/helper-x86_64", "x86_64"), ("elf/helper-aarch64", "aarch64")] {
+    for (rel, arch) in [
+        ("elf/helper-x86_64", "x86_64"),
+        ("elf/helper-aarch64", "aarch64"),
+    ] {
         let report = inspect_json(rel, &[]);
         assert_eq!(report["kind"], "elf");
         let slice = &report["slices"][0];
