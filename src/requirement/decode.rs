@@ -228,6 +228,8 @@ fn read_match(c: &mut Cursor<'_>) -> Result<Match, DecodeError> {
 }
 
 fn read_expr(c: &mut Cursor<'_>, depth: usize) -> Result<Expr, DecodeError> {
+    // Only the operators recurse, and they do it through this small frame; the leaves are read
+    // in `read_leaf`, whose frame is large in debug builds, so deep trees stay cheap on the stack.
     let at = c.offset();
     if depth > MAX_DEPTH {
         return Err(DecodeError::TooDeep {
@@ -236,8 +238,48 @@ fn read_expr(c: &mut Cursor<'_>, depth: usize) -> Result<Expr, DecodeError> {
         });
     }
     let word = c.u32("opcode")?;
-    let sub = |c: &mut Cursor<'_>| read_expr(c, depth + 1).map(Box::new);
-    Ok(match word & !op::FLAG_MASK {
+    match word & !op::FLAG_MASK {
+        op::AND | op::OR => {
+            let left = Box::new(read_expr(c, depth + 1)?);
+            let right = Box::new(read_expr(c, depth + 1)?);
+            Ok(if word & !op::FLAG_MASK == op::AND {
+                Expr::And { left, right }
+            } else {
+                Expr::Or { left, right }
+            })
+        }
+        op::NOT => Ok(Expr::Not {
+            expr: Box::new(read_expr(c, depth + 1)?),
+        }),
+        code if code > op::LEGACY_DEV_ID => {
+            if word & (op::GENERIC_FALSE | op::GENERIC_SKIP) == 0 {
+                return Err(DecodeError::UnknownOpcode {
+                    offset: at,
+                    op: word,
+                });
+            }
+            // Apple: `skip(get<uint32_t>())`: a size, then that many bytes, no padding.
+            let len = c.u32("skipped opcode size")?;
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            let payload = c.take(len, "skipped opcode payload")?.to_vec();
+            let next = if word & op::GENERIC_FALSE == 0 {
+                Some(Box::new(read_expr(c, depth + 1)?))
+            } else {
+                None
+            };
+            Ok(Expr::Unknown {
+                op: word,
+                payload,
+                next,
+            })
+        }
+        code => read_leaf(c, code),
+    }
+}
+
+#[inline(never)]
+fn read_leaf(c: &mut Cursor<'_>, code: u32) -> Result<Expr, DecodeError> {
+    Ok(match code {
         op::FALSE => Expr::False,
         op::TRUE => Expr::True,
         op::IDENT => Expr::Ident {
@@ -261,18 +303,9 @@ fn read_expr(c: &mut Cursor<'_>, depth: usize) -> Result<Expr, DecodeError> {
             key: Data(c.data("info key")?),
             value: Data(c.data("info value")?),
         },
-        op::AND => Expr::And {
-            left: sub(c)?,
-            right: sub(c)?,
-        },
-        op::OR => Expr::Or {
-            left: sub(c)?,
-            right: sub(c)?,
-        },
         op::CDHASH => Expr::CdHash {
             hash: c.data("cdhash")?,
         },
-        op::NOT => Expr::Not { expr: sub(c)? },
         op::INFO_KEY_FIELD => Expr::InfoKeyField {
             key: Data(c.data("info key")?),
             matcher: read_match(c)?,
@@ -317,27 +350,11 @@ fn read_expr(c: &mut Cursor<'_>, depth: usize) -> Result<Expr, DecodeError> {
             matcher: read_match(c)?,
         },
         op::LEGACY_DEV_ID => Expr::LegacyDevId,
-        _ => {
-            if word & (op::GENERIC_FALSE | op::GENERIC_SKIP) == 0 {
-                return Err(DecodeError::UnknownOpcode {
-                    offset: at,
-                    op: word,
-                });
-            }
-            // Apple: `skip(get<uint32_t>())`: a size, then that many bytes, no padding.
-            let len = c.u32("skipped opcode size")?;
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            let payload = c.take(len, "skipped opcode payload")?.to_vec();
-            let next = if word & op::GENERIC_FALSE == 0 {
-                Some(sub(c)?)
-            } else {
-                None
-            };
-            Expr::Unknown {
-                op: word,
-                payload,
-                next,
-            }
+        other => {
+            return Err(DecodeError::UnknownOpcode {
+                offset: c.offset().saturating_sub(4),
+                op: other,
+            })
         }
     })
 }

@@ -30,6 +30,8 @@ pub use error::{CompileError, DecodeError, ParseError, RequirementError};
 pub use eval::{evaluate, evaluate_expr, Clause, Evaluation};
 pub use parser::{parse, parse_requirement, parse_set};
 
-/// How deeply expressions may nest, in text, in a blob or in a tree: Apple's interpreter refuses
-/// anything deeper (`stackLimit` 1000 in reqinterp), so nothing deeper is a valid requirement.
-pub const MAX_DEPTH: usize = 999;
+/// How deeply expressions may nest, in text, in a blob or in a tree. Apple's interpreter stops at
+/// 999 levels (`stackLimit` in reqinterp); real requirements nest fewer than a dozen. 256 keeps
+/// every recursive walk here (read, write, print, evaluate, drop) well inside a 2 MiB thread stack
+/// even in debug builds; a deeper blob is refused with [`DecodeError::TooDeep`].
+pub const MAX_DEPTH: usize = 256;

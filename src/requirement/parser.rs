@@ -15,7 +15,7 @@ use super::lexer::{is_keyword, tokenize, Tok, Token};
 use super::MAX_DEPTH;
 
 /// How deeply parentheses and `!` may nest in text.
-pub const MAX_PAREN_DEPTH: usize = 200;
+pub const MAX_PAREN_DEPTH: usize = 128;
 
 /// Parse text holding one requirement or a requirement set (Apple's `autosense`).
 pub fn parse(text: &str) -> Result<Parsed, ParseError> {
