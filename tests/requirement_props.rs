@@ -118,7 +118,7 @@ fn expr() -> impl Strategy<Value = Expr> {
         prop_oneof![
             (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::and(a, b)),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::or(a, b)),
-            inner.prop_map(Expr::not),
+            inner.prop_map(Expr::negate),
         ]
     })
 }
@@ -128,7 +128,7 @@ fn left_nested(e: &Expr) -> Expr {
     match e {
         Expr::And { .. } => Expr::and_left(e.flatten(true).into_iter().map(left_nested)).unwrap(),
         Expr::Or { .. } => Expr::or_left(e.flatten(false).into_iter().map(left_nested)).unwrap(),
-        Expr::Not { expr } => Expr::not(left_nested(expr)),
+        Expr::Not { expr } => Expr::negate(left_nested(expr)),
         other => other.clone(),
     }
 }

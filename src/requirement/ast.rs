@@ -360,7 +360,7 @@ impl Expr {
     }
 
     /// `! expr`.
-    pub fn not(expr: Expr) -> Expr {
+    pub fn negate(expr: Expr) -> Expr {
         Expr::Not {
             expr: Box::new(expr),
         }

@@ -513,7 +513,7 @@ impl<I: CodeIdentity> Ctx<'_, I> {
             }
             Expr::CdHash { hash } => {
                 let have = code.cdhashes();
-                let held = have.iter().any(|h| *h == hash.as_slice());
+                let held = have.contains(&hash.as_slice());
                 let reason = (!held).then(|| {
                     if have.is_empty() {
                         "the code has no cdhash".to_owned()

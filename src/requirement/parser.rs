@@ -301,7 +301,7 @@ impl<'a> Parser<'a> {
                         format!("requirement nested deeper than {MAX_DEPTH} levels"),
                     ));
                 }
-                Ok((Expr::not(inner), depth + 1))
+                Ok((Expr::negate(inner), depth + 1))
             }
             Tok::Word(w) => match w.as_str() {
                 "always" | "true" => {
