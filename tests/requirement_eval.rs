@@ -112,7 +112,7 @@ fn wrong_team_fails_and_says_why() {
     assert!(
         reasons
             .iter()
-            .any(|r| r == "certificate leaf[subject.OU] is \"MK22MZP987\", required ZZZ"),
+            .any(|r| r == "certificate leaf[subject.OU] is \"MK22MZP987\", required \"ZZZ\""),
         "{reasons:?}"
     );
     // The Mac App Store alternative is reported as not holding too.

@@ -292,7 +292,11 @@ fn matches(m: &Match, v: &Val<'_>, depth: usize) -> bool {
 
 /// "required …" for a failed match.
 fn requirement_text(m: &Match) -> String {
-    let v = |d: &super::ast::Data| value_text(&d.0, false);
+    // Quoted as the value found is, so the two read alike ("is \"A\", required \"B\"").
+    let v = |d: &super::ast::Data| match d.as_str() {
+        Some(text) => quote(text),
+        None => value_text(&d.0, false),
+    };
     let date = |t: &i64| format!("<{}>", super::time::dumper_date(*t));
     match m {
         Match::Exists => "required to exist".into(),
