@@ -430,3 +430,37 @@ fn cross_check_with_signed_fixtures() {
         "only {checked} designated requirements checked"
     );
 }
+
+/// `anchor apple`: an Apple root, Apple's code-signing intermediate at slot -2, and the
+/// software-signing marker on the leaf (tests/data/requirements/README.md).
+#[test]
+fn anchor_apple_accepts_apples_own_chain_shape() {
+    let chain = |leaf: &str| StaticIdentity {
+        identifier: Some("com.apple.foo".into()),
+        certificates: vec![
+            der(&format!("tests/data/requirements/apple-code-{leaf}.der")),
+            der("tests/data/requirements/apple-code-int.der"),
+            der("tests/data/requirements/apple-code-root.der"),
+        ],
+        anchor_apple: true,
+        anchor_trusted: true,
+        ..StaticIdentity::default()
+    };
+    let apple = chain("leaf");
+    assert!(holds(
+        "identifier \"com.apple.foo\" and anchor apple",
+        &apple
+    ));
+    assert!(holds("anchor apple generic", &apple));
+    let mut untrusted_root = apple.clone();
+    untrusted_root.anchor_apple = false;
+    assert!(!holds("anchor apple", &untrusted_root));
+    let unmarked = chain("leafnomark");
+    let ev = evaluate(&parse_requirement("anchor apple").unwrap(), &unmarked);
+    assert!(!ev.satisfied);
+    assert!(ev
+        .explanation
+        .reason
+        .unwrap()
+        .contains("1.2.840.113635.100.6.22"));
+}

@@ -7,7 +7,9 @@
 //! to strings only, ordering numerically aware ("10" > "9"); a missing certificate makes a
 //! certificate clause false; `anchor apple generic` checks only that the anchor is an Apple root;
 //! `anchor apple` also requires Apple's own code-signing intermediate ("Apple Code Signing
-//! Certification Authority", "Apple Inc.") and the macOS software-signing marker on the leaf;
+//! Certification Authority", "Apple Inc.") and the macOS software-signing marker on the leaf
+//! (Apple first accepts any cdhash in the kernel's trust cache, which exists only on a running
+//! Mac and is not consulted here);
 //! both sides of `and`/`or` are evaluated (Apple does not short-circuit). Named anchors and named
 //! code refer to requirement fragments inside Security.framework; where those are not present
 //! (anywhere but macOS) Apple's interpreter evaluates them as false, and so does this one.
