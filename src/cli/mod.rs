@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(unix)]
+mod bless;
 mod call;
 mod inspect;
 mod output;
@@ -56,6 +58,17 @@ enum Command {
     /// Write SMPrivilegedExecutables and SMAuthorizedClients: from a signed app's designated
     /// requirements, or before building from a team ID (Developer ID shape).
     Setreq(setreq::SetreqArgs),
+    /// Install or upgrade an app's helper as a root launchd daemon (only to a strictly newer
+    /// CFBundleVersion), verifying the copy it installs. Exit 0 done or no change, 1 refused.
+    #[cfg(unix)]
+    Bless(bless::BlessArgs),
+    /// Unload and delete an installed helper and its daemon plist. Idempotent.
+    #[cfg(unix)]
+    Remove(bless::RemoveArgs),
+    /// List installed privileged helpers: version, signature, loaded; with --app, what a bless
+    /// would do.
+    #[cfg(unix)]
+    Status(bless::StatusArgs),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -78,6 +91,12 @@ pub fn main() -> ExitCode {
         Command::Req(cmd) => req::run(cmd),
         Command::Verify(args) => verify::run(args),
         Command::Setreq(args) => setreq::run(args),
+        #[cfg(unix)]
+        Command::Bless(args) => bless::run_bless(args),
+        #[cfg(unix)]
+        Command::Remove(args) => bless::run_remove(args),
+        #[cfg(unix)]
+        Command::Status(args) => bless::run_status(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -10,7 +10,7 @@
 //! - [`status`]: every installed helper, its version, signature and load state, and what a bless
 //!   of a given app would do.
 //!
-//! Trust decisions are injected through [`TrustCheck`] (the real one lives in the CLI until the contract module lands);
+//! Trust decisions are injected through [`TrustCheck`] ([`ContractTrust`] is the real one);
 //! loading through [`ServiceManager`] (`launchctl` on macOS, [`NoServiceManager`] elsewhere).
 //!
 //! File modes: the helper is installed `root:wheel 0544` (`r-xr--r--`): nobody, root included,
@@ -31,6 +31,7 @@ use crate::version::BundleVersion;
 
 #[cfg(target_os = "macos")]
 pub mod authorization;
+mod contract_trust;
 mod daemon;
 mod fsutil;
 mod helper;
@@ -39,6 +40,7 @@ mod layout;
 mod service;
 mod trust;
 
+pub use contract_trust::ContractTrust;
 pub use daemon::daemon_plist;
 pub use helper::{FactError, HelperFacts, MAX_HELPER_SIZE};
 pub use journal::{Journal, Phase};
