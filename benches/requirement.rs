@@ -40,6 +40,15 @@ fn bench(c: &mut Criterion) {
         "requirement/evaluate Xcode Developer ID DR, 3-cert chain",
         |b| b.iter(|| requirement::evaluate(black_box(&req), black_box(&code)).satisfied),
     );
+    // Baseline: reading the two certificates the DR looks into (leaf and slot 1) with
+    // x509-certificate, the floor under any evaluation that parses its chain.
+    c.bench_function("requirement/baseline: parse leaf + intermediate DER", |b| {
+        b.iter(|| {
+            for der in &code.certificates[..2] {
+                black_box(x509_certificate::X509Certificate::from_der(black_box(der)).unwrap());
+            }
+        })
+    });
 }
 
 criterion_group!(benches, bench);

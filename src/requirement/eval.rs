@@ -135,7 +135,7 @@ const MACOS_SW_SIGNING: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x63, 0x64, 0x06
 struct Ctx<'a, I: CodeIdentity> {
     code: &'a I,
     certs: Vec<&'a [u8]>,
-    views: Vec<OnceCell<Option<CertView>>>,
+    views: Vec<OnceCell<Option<CertView<'a>>>>,
 }
 
 /// A value as the interpreter sees it (a CFTypeRef, reduced to what matching distinguishes).
@@ -342,13 +342,13 @@ impl<I: CodeIdentity> Ctx<'_, I> {
         usize::try_from(ix).ok()
     }
 
-    fn view(&self, index: usize) -> Option<&CertView> {
+    fn view(&self, index: usize) -> Option<&CertView<'_>> {
         let cell = self.views.get(index)?;
         cell.get_or_init(|| self.certs.get(index).and_then(|der| CertView::parse(der)))
             .as_ref()
     }
 
-    fn cert(&self, slot: i32) -> Result<&CertView, String> {
+    fn cert(&self, slot: i32) -> Result<&CertView<'_>, String> {
         let Some(ix) = self.index(slot) else {
             return Err(format!(
                 "there is no certificate {} (the chain has {})",
@@ -461,11 +461,13 @@ impl<I: CodeIdentity> Ctx<'_, I> {
                         (Some(i), Some(l)) => {
                             let cn = i.subject_value(&[0x55, 0x04, 0x03]);
                             let o = i.subject_value(&[0x55, 0x04, 0x0a]);
-                            if cn != Some(APPLE_INTERMEDIATE_CN) || o != Some(APPLE_INTERMEDIATE_O) {
+                            if cn.as_deref() != Some(APPLE_INTERMEDIATE_CN)
+                                || o.as_deref() != Some(APPLE_INTERMEDIATE_O)
+                            {
                                 Some(format!(
                                     "the intermediate is {} / {}, not Apple's code-signing CA ({APPLE_INTERMEDIATE_CN:?} / {APPLE_INTERMEDIATE_O:?})",
-                                    cn.map_or("(no CN)".into(), quote),
-                                    o.map_or("(no O)".into(), quote)
+                                    cn.as_deref().map_or("(no CN)".into(), quote),
+                                    o.as_deref().map_or("(no O)".into(), quote)
                                 ))
                             } else if l.extension(MACOS_SW_SIGNING).is_none() {
                                 Some("the leaf lacks Apple's software-signing marker 1.2.840.113635.100.6.22".to_owned())
@@ -481,12 +483,13 @@ impl<I: CodeIdentity> Ctx<'_, I> {
             Expr::AnchorHash { slot, hash } => match self.cert(*slot) {
                 Err(r) => Clause::leaf(e, false, r),
                 Ok(c) => {
-                    let held = c.sha1.as_slice() == hash.as_slice();
+                    let sha1 = c.sha1();
+                    let held = sha1.as_slice() == hash.as_slice();
                     let reason = (!held).then(|| {
                         format!(
                             "certificate {} has SHA-1 {}, required {}",
                             slot_name(*slot),
-                            super::ast::hex(&c.sha1),
+                            super::ast::hex(&sha1),
                             super::ast::hex(hash)
                         )
                     });
@@ -586,12 +589,12 @@ impl<I: CodeIdentity> Ctx<'_, I> {
                             format!("certificate {} has no {field}", slot_name(*slot)),
                         ),
                         Some(v) => {
-                            let held = matches(matcher, &Val::Str(v), 0);
+                            let held = matches(matcher, &Val::Str(&v), 0);
                             let reason = (!held).then(|| {
                                 format!(
                                     "certificate {}[{field}] is {}, {}",
                                     slot_name(*slot),
-                                    quote(v),
+                                    quote(&v),
                                     requirement_text(matcher)
                                 )
                             });

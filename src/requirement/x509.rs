@@ -4,14 +4,10 @@
 use sha1::{Digest, Sha1};
 use x509_certificate::X509Certificate;
 
-/// A certificate, read once per evaluation.
-pub struct CertView {
-    /// Subject attributes in encoded order: (OID content bytes, value as text).
-    pub subject: Vec<(Vec<u8>, Option<String>)>,
-    /// Extensions: (OID content bytes, extension value bytes).
-    pub extensions: Vec<(Vec<u8>, Vec<u8>)>,
-    /// SHA-1 of the DER.
-    pub sha1: [u8; 20],
+/// A certificate, read once per evaluation; each fact is looked up only when a clause asks.
+pub struct CertView<'a> {
+    der: &'a [u8],
+    cert: X509Certificate,
 }
 
 /// OID content bytes of the subject keys `certificate[subject.X]` understands (reqinterp's
@@ -39,55 +35,48 @@ const EMAIL_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01]
 const SAN_OID: &[u8] = &[0x55, 0x1d, 0x11];
 const POLICIES_OID: &[u8] = &[0x55, 0x1d, 0x20];
 
-impl CertView {
+impl<'a> CertView<'a> {
     /// Read `der`; `None` when it is not a certificate.
-    pub fn parse(der: &[u8]) -> Option<CertView> {
+    pub fn parse(der: &'a [u8]) -> Option<CertView<'a>> {
         let cert = X509Certificate::from_der(der).ok()?;
-        let subject = cert
-            .subject_name()
-            .iter_attributes()
-            .map(|a| (a.typ.as_ref().to_vec(), a.to_string().ok()))
-            .collect();
-        let extensions = cert
-            .iter_extensions()
-            .map(|e| (e.id.as_ref().to_vec(), e.value.to_bytes().to_vec()))
-            .collect();
-        let sha1 = Sha1::digest(der).into();
-        Some(CertView {
-            subject,
-            extensions,
-            sha1,
-        })
+        Some(CertView { der, cert })
+    }
+
+    /// SHA-1 of the DER (`certificate N = H"…"`).
+    pub fn sha1(&self) -> [u8; 20] {
+        Sha1::digest(self.der).into()
     }
 
     /// The first value of subject attribute `oid` (Apple's
-    /// `SecCertificateCopySubjectAttributeValue`).
-    pub fn subject_value(&self, oid: &[u8]) -> Option<&str> {
-        self.subject
-            .iter()
-            .find(|(o, _)| o == oid)
-            .and_then(|(_, v)| v.as_deref())
+    /// `SecCertificateCopySubjectAttributeValue`); `None` when absent or not text.
+    pub fn subject_value(&self, oid: &[u8]) -> Option<String> {
+        self.cert
+            .subject_name()
+            .iter_attributes()
+            .find(|a| a.typ.as_ref() == oid)
+            .and_then(|a| a.to_string().ok())
     }
 
     /// The value of extension `oid`, if present.
-    pub fn extension(&self, oid: &[u8]) -> Option<&[u8]> {
-        self.extensions
-            .iter()
-            .find(|(o, _)| o == oid)
-            .map(|(_, v)| v.as_slice())
+    pub fn extension(&self, oid: &[u8]) -> Option<Vec<u8>> {
+        self.cert
+            .iter_extensions()
+            .find(|e| e.id.as_ref() == oid)
+            .map(|e| e.value.to_bytes().to_vec())
     }
 
     /// E-mail addresses: subject `emailAddress` attributes and `rfc822Name`s of the subject
     /// alternative name.
     pub fn emails(&self) -> Vec<String> {
         let mut out: Vec<String> = self
-            .subject
-            .iter()
-            .filter(|(o, _)| o == EMAIL_OID)
-            .filter_map(|(_, v)| v.clone())
+            .cert
+            .subject_name()
+            .iter_attributes()
+            .filter(|a| a.typ.as_ref() == EMAIL_OID)
+            .filter_map(|a| a.to_string().ok())
             .collect();
         if let Some(san) = self.extension(SAN_OID) {
-            if let Some((0x30, body, _)) = tlv(san) {
+            if let Some((0x30, body, _)) = tlv(&san) {
                 let mut rest = body;
                 while let Some((tag, value, next)) = tlv(rest) {
                     if tag == 0x81 {
@@ -105,7 +94,7 @@ impl CertView {
         let Some(ext) = self.extension(POLICIES_OID) else {
             return false;
         };
-        let Some((0x30, body, _)) = tlv(ext) else {
+        let Some((0x30, body, _)) = tlv(&ext) else {
             return false;
         };
         let mut rest = body;
@@ -126,7 +115,7 @@ impl CertView {
     /// (`certificateCopyFieldDate`), as seconds since 2001.
     pub fn field_date(&self, oid: &[u8]) -> Option<i64> {
         let ext = self.extension(oid)?;
-        let (tag, value, _) = tlv(ext)?;
+        let (tag, value, _) = tlv(&ext)?;
         if tag != 0x0c {
             return None;
         }
