@@ -1,0 +1,640 @@
+//! `smbless bless`, `remove`, `status` against the real checks (signatures, requirements, the
+//! contract) and the real fixture apps, in temporary `--root` directories. The "installed"
+//! helpers are the signed ones in `fixtures/contract/installed/` (0.9, 1.0, 2.0, and 0.9 whose
+//! `SMAuthorizedClients` pins another team).
+
+#![cfg(unix)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use smbless::install::{
+    self, BlessOptions, BlessOutcome, ContractTrust, NoServiceManager, TrustCheck, TrustError,
+    Verdict,
+};
+
+const LABEL: &str = "com.example.smbless.helper";
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+fn example() -> PathBuf {
+    fixture("apps/Example.app")
+}
+
+fn bundled_helper() -> Vec<u8> {
+    fs::read(
+        example()
+            .join("Contents/Library/LaunchServices")
+            .join(LABEL),
+    )
+    .unwrap()
+}
+
+fn test_root_pem() -> PathBuf {
+    fixture("src/pki/root.pem")
+}
+
+struct Root {
+    _tmp: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Root {
+    fn helper(&self) -> PathBuf {
+        self.path.join("Library/PrivilegedHelperTools").join(LABEL)
+    }
+    fn plist(&self) -> PathBuf {
+        self.path
+            .join("Library/LaunchDaemons")
+            .join(format!("{LABEL}.plist"))
+    }
+}
+
+/// An empty root, or one where `installed` (a file of `fixtures/contract/installed/`) is the
+/// installed helper, with the plist an earlier install would have written.
+fn root(installed: Option<&str>) -> Root {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = fs::canonicalize(tmp.path()).unwrap();
+    let r = Root { _tmp: tmp, path };
+    if let Some(name) = installed {
+        for d in [
+            "Library",
+            "Library/PrivilegedHelperTools",
+            "Library/LaunchDaemons",
+        ] {
+            fs::create_dir_all(r.path.join(d)).unwrap();
+            fs::set_permissions(r.path.join(d), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::copy(fixture("contract/installed").join(name), r.helper()).unwrap();
+        fs::set_permissions(r.helper(), fs::Permissions::from_mode(0o544)).unwrap();
+        let mut dict = plist::Dictionary::new();
+        dict.insert("Label".into(), LABEL.into());
+        dict.insert(
+            "ProgramArguments".into(),
+            plist::Value::Array(vec![
+                format!("/Library/PrivilegedHelperTools/{LABEL}").into()
+            ]),
+        );
+        plist::Value::Dictionary(dict)
+            .to_file_xml(r.plist())
+            .unwrap();
+        fs::set_permissions(r.plist(), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    r
+}
+
+fn smbless(args: &[&str]) -> Output {
+    Command::cargo_bin("smbless")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn bless_cli(app: &Path, root: &Root, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec![
+        "bless".to_owned(),
+        app.display().to_string(),
+        "--root".into(),
+        root.path.display().to_string(),
+        "--testing-treat-as-apple-root".into(),
+        test_root_pem().display().to_string(),
+        "--json".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = smbless(&args);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {:?} stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// The helper and plist the example's bless writes, whole; no temporaries left.
+fn assert_new_whole(r: &Root) {
+    assert_eq!(fs::read(r.helper()).unwrap(), bundled_helper());
+    assert_eq!(
+        fs::metadata(r.helper()).unwrap().mode() & 0o7777,
+        0o544,
+        "helper mode"
+    );
+    assert_eq!(
+        fs::metadata(r.plist()).unwrap().mode() & 0o7777,
+        0o644,
+        "plist mode"
+    );
+    let v: plist::Value = plist::from_file(r.plist()).unwrap();
+    let d = v.as_dictionary().unwrap();
+    assert_eq!(d["Label"], plist::Value::from(LABEL));
+    assert_eq!(
+        d["ProgramArguments"],
+        plist::Value::Array(vec![
+            format!("/Library/PrivilegedHelperTools/{LABEL}").into()
+        ])
+    );
+    assert_eq!(
+        d["AssociatedBundleIdentifiers"],
+        plist::Value::Array(vec!["com.example.smbless.app".into()])
+    );
+    assert!(d.get("Program").is_none());
+    assert!(d.get("MachServices").is_some());
+    assert_no_leftovers(r);
+}
+
+fn assert_no_leftovers(r: &Root) {
+    for dir in ["Library/PrivilegedHelperTools", "Library/LaunchDaemons"] {
+        for e in fs::read_dir(r.path.join(dir)).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with('.') || name == ".smbless",
+                "leftover {dir}/{name}"
+            );
+        }
+    }
+    if let Ok(entries) = fs::read_dir(r.path.join("Library/PrivilegedHelperTools/.smbless")) {
+        for e in entries {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(name.ends_with(".lock"), "leftover state file {name}");
+        }
+    }
+}
+
+#[test]
+fn fresh_install_of_the_example() {
+    let r = root(None);
+    let (code, json) = bless_cli(&example(), &r, &[]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["outcome"], "installed");
+    assert_eq!(json["action"]["action"], "install");
+    assert_eq!(json["action"]["version"], "1.0");
+    assert_eq!(json["service_manager"], "none");
+    assert_new_whole(&r);
+}
+
+#[test]
+fn upgrade_from_an_older_installed_helper() {
+    let r = root(Some("helper-0.9"));
+    let (code, json) = bless_cli(&example(), &r, &[]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["outcome"], "installed");
+    assert_eq!(json["action"]["action"], "upgrade");
+    assert_eq!(json["action"]["from"], "0.9");
+    assert_eq!(json["action"]["to"], "1.0");
+    assert_new_whole(&r);
+}
+
+#[test]
+fn same_version_and_downgrade_are_reported_no_change() {
+    for (installed, version) in [("helper-1.0", "1.0"), ("helper-2.0", "2.0")] {
+        let r = root(Some(installed));
+        let before = fs::read(r.helper()).unwrap();
+        let (code, json) = bless_cli(&example(), &r, &[]);
+        assert_eq!(code, 0, "{installed}: {json:#}");
+        assert_eq!(json["outcome"], "no-change");
+        assert_eq!(json["action"]["action"], "none");
+        assert_eq!(json["action"]["installed"], version);
+        assert_eq!(json["action"]["bundled"], "1.0");
+        assert!(
+            json["notes"]
+                .to_string()
+                .contains(&format!("no change: installed {version} ≥ bundled 1.0")),
+            "{json:#}"
+        );
+        assert_eq!(fs::read(r.helper()).unwrap(), before);
+    }
+}
+
+#[test]
+fn installed_helper_that_does_not_authorize_the_app_refuses_the_update() {
+    let r = root(Some("helper-0.9-other-clients"));
+    let before = fs::read(r.helper()).unwrap();
+    let (code, json) = bless_cli(&example(), &r, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["outcome"], "refused");
+    assert_eq!(
+        json["refusals"][0]["id"],
+        "installed-client-requirement-unsatisfied"
+    );
+    assert!(
+        json["refusals"][0]["details"]
+            .to_string()
+            .contains("OTHERTEAM1"),
+        "{json:#}"
+    );
+    assert_eq!(fs::read(r.helper()).unwrap(), before);
+}
+
+#[test]
+fn contract_errors_refuse_and_install_nothing() {
+    for app in [
+        "helper-wrong-team.app",
+        "app-wrong-team.app",
+        "helper-unsigned.app",
+    ] {
+        let r = root(None);
+        let (code, json) = bless_cli(&fixture("contract").join(app), &r, &[]);
+        assert_eq!(code, 1, "{app}: {json:#}");
+        assert_eq!(json["refusals"][0]["id"], "contract-check-failed", "{app}");
+        assert!(!r.helper().exists(), "{app}");
+    }
+}
+
+#[test]
+fn symlinked_privileged_helper_tools_is_refused() {
+    let r = root(None);
+    let elsewhere = r.path.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::create_dir_all(r.path.join("Library")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, r.path.join("Library/PrivilegedHelperTools")).unwrap();
+    let (code, json) = bless_cli(&example(), &r, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["refusals"][0]["id"], "unsafe-directory");
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            let bytes = if m.is_file() {
+                fs::read(&p).unwrap()
+            } else {
+                Vec::new()
+            };
+            out.insert(p, (m.mode(), bytes));
+        }
+    }
+    out
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    for installed in [None, Some("helper-0.9")] {
+        let r = root(installed);
+        let before = snapshot(&r.path);
+        let (code, json) = bless_cli(&example(), &r, &["--dry-run"]);
+        assert_eq!(code, 0, "{json:#}");
+        assert_eq!(json["outcome"], "planned");
+        let files = json["plan"]["files"].as_array().unwrap();
+        assert_eq!(files[0]["mode"], "0544");
+        assert_eq!(files[1]["mode"], "0644");
+        assert_eq!(
+            files[0]["system_path"],
+            format!("/Library/PrivilegedHelperTools/{LABEL}")
+        );
+        assert_eq!(snapshot(&r.path), before, "{installed:?}");
+    }
+    // Human output names files, owners, modes and says what runs.
+    let r = root(None);
+    let out = smbless(&[
+        "bless",
+        example().to_str().unwrap(),
+        "--root",
+        r.path.to_str().unwrap(),
+        "--testing-treat-as-apple-root",
+        test_root_pem().to_str().unwrap(),
+        "--dry-run",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("mode 0544") && text.contains("mode 0644"),
+        "{text}"
+    );
+    assert!(text.contains("service manager: none"), "{text}");
+    assert!(!r.path.join("Library").exists());
+}
+
+#[test]
+fn remove_is_idempotent_and_checks_the_app() {
+    let r = root(None);
+    let rm = |extra: &[&str]| {
+        let mut args = vec![
+            "remove",
+            LABEL,
+            "--root",
+            r.path.to_str().unwrap(),
+            "--json",
+            "--testing-treat-as-apple-root",
+        ];
+        let pem = test_root_pem();
+        args.push(pem.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let out = smbless(&args);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), json)
+    };
+    let (code, json) = rm(&[]);
+    assert_eq!((code, json["outcome"].as_str()), (0, Some("not-installed")));
+
+    assert_eq!(bless_cli(&example(), &r, &[]).0, 0);
+    let wrong = fixture("contract/app-wrong-team.app");
+    let (code, json) = rm(&["--app", wrong.to_str().unwrap()]);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(r.helper().exists());
+
+    let ex = example();
+    let (code, json) = rm(&["--app", ex.to_str().unwrap()]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["outcome"], "removed");
+    assert!(!r.helper().exists() && !r.plist().exists());
+    let (code, json) = rm(&[]);
+    assert_eq!((code, json["outcome"].as_str()), (0, Some("not-installed")));
+}
+
+#[test]
+fn status_lists_helpers_and_predicts_the_action() {
+    let r = root(Some("helper-0.9"));
+    // An unrelated daemon is not a privileged helper.
+    let mut other = plist::Dictionary::new();
+    other.insert("Label".into(), "org.example.other".into());
+    other.insert("Program".into(), "/usr/sbin/otherd".into());
+    plist::Value::Dictionary(other)
+        .to_file_xml(r.path.join("Library/LaunchDaemons/org.example.other.plist"))
+        .unwrap();
+    let out = smbless(&[
+        "status",
+        "--root",
+        r.path.to_str().unwrap(),
+        "--app",
+        example().to_str().unwrap(),
+        "--testing-treat-as-apple-root",
+        test_root_pem().to_str().unwrap(),
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    let helpers = json["helpers"].as_array().unwrap();
+    assert_eq!(helpers.len(), 1, "{json:#}");
+    let h = &helpers[0];
+    assert_eq!(h["label"], LABEL);
+    assert_eq!(h["version"], "0.9");
+    assert_eq!(h["signature_valid"], true);
+    assert_eq!(h["loaded"], serde_json::Value::Null);
+    assert_eq!(h["bless_action"]["action"], "upgrade");
+    assert_eq!(h["bless_action"]["from"], "0.9");
+
+    // A tampered installed helper shows up as an invalid signature (exit 1).
+    let r = root(Some("helper-1.0"));
+    let mut bytes = fs::read(r.helper()).unwrap();
+    let mid = bytes.len() / 3;
+    bytes[mid] ^= 0xff;
+    fs::set_permissions(r.helper(), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(r.helper(), bytes).unwrap();
+    let out = smbless(&["status", "--root", r.path.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    assert_eq!(json["helpers"][0]["signature_valid"], false);
+}
+
+#[test]
+fn launchctl_is_refused_off_the_running_system_or_off_macos() {
+    let r = root(None);
+    let out = smbless(&[
+        "bless",
+        example().to_str().unwrap(),
+        "--root",
+        r.path.to_str().unwrap(),
+        "--service-manager",
+        "launchctl",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("launchctl"));
+}
+
+#[test]
+fn the_running_system_needs_root_and_says_how() {
+    // Run as `nobody` when this test runs as root (setpriv), else as ourselves.
+    let bin = assert_cmd::cargo::cargo_bin("smbless");
+    let ex = example();
+    let mut cmd = if rustix_euid_is_root() {
+        if !Path::new("/usr/bin/setpriv").exists() {
+            eprintln!("setpriv missing; skipped");
+            return;
+        }
+        let mut c = std::process::Command::new("/usr/bin/setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let out = cmd
+        .args(["bless", ex.to_str().unwrap(), "--service-manager", "none"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sudo") && err.contains("--root"), "{err}");
+}
+
+fn rustix_euid_is_root() -> bool {
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+#[test]
+fn concurrent_blesses_from_two_processes_are_serialized() {
+    let r = root(None);
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("smbless"))
+            .args([
+                "bless",
+                example().to_str().unwrap(),
+                "--root",
+                r.path.to_str().unwrap(),
+                "--testing-treat-as-apple-root",
+                test_root_pem().to_str().unwrap(),
+                "--json",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut outcomes: Vec<String> = [a, b]
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            j["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    outcomes.sort();
+    // Exactly one installs; the other runs after it and finds it installed.
+    assert_eq!(outcomes, ["installed", "no-change"]);
+    assert_new_whole(&r);
+}
+
+/// Abort the real CLI at each step of an upgrade (0.9 → 1.0): at that moment the installed
+/// helper is exactly the old or the new file; a rerun finishes with the new one whole.
+#[test]
+fn crash_at_each_step_then_rerun_leaves_old_or_new_whole() {
+    if !cfg!(debug_assertions) {
+        eprintln!("crash injection exists in debug builds only; skipped");
+        return;
+    }
+    let old = fs::read(fixture("contract/installed/helper-0.9")).unwrap();
+    let new = bundled_helper();
+    for point in install::CRASH_POINTS {
+        if point.starts_with("rollback") {
+            continue;
+        }
+        let r = root(Some("helper-0.9"));
+        let out = Command::cargo_bin("smbless")
+            .unwrap()
+            .env(install::CRASH_AT_ENV, point)
+            .args([
+                "bless",
+                example().to_str().unwrap(),
+                "--root",
+                r.path.to_str().unwrap(),
+                "--testing-treat-as-apple-root",
+                test_root_pem().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: no crash");
+        let now = fs::read(r.helper()).unwrap();
+        assert!(
+            now == old || now == new,
+            "{point}: helper is neither old nor new"
+        );
+        let (code, json) = bless_cli(&example(), &r, &[]);
+        assert_eq!(code, 0, "{point}: {json:#}");
+        assert_new_whole(&r);
+    }
+}
+
+/// Swaps the app's helper for `replacement` right after the contract check passed: the window
+/// SMJobBless-style installers that copy the source after checking it leave open.
+struct SwapAfterCheck {
+    real: ContractTrust,
+    source: PathBuf,
+    replacement: PathBuf,
+}
+
+impl TrustCheck for SwapAfterCheck {
+    fn check_contract(&self, app: &Path, label: &str) -> Result<Verdict, TrustError> {
+        let v = self.real.check_contract(app, label)?;
+        fs::copy(&self.replacement, &self.source)?;
+        Ok(v)
+    }
+    fn code_satisfies(&self, path: &Path, req: &str) -> Result<Verdict, TrustError> {
+        self.real.code_satisfies(path, req)
+    }
+    fn app_satisfies_any(&self, app: &Path, reqs: &[String]) -> Result<Verdict, TrustError> {
+        self.real.app_satisfies_any(app, reqs)
+    }
+    fn signature_valid(&self, path: &Path) -> Result<Verdict, TrustError> {
+        self.real.signature_valid(path)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            copy_dir(&e.path(), &t);
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &t).unwrap();
+        } else {
+            fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+fn real_trust() -> ContractTrust {
+    let mut anchors = smbless::codesign::trust::Anchors::apple().unwrap();
+    anchors
+        .add_pem(
+            &fs::read(test_root_pem()).unwrap(),
+            smbless::codesign::trust::AnchorKind::TestApple,
+            "test root",
+        )
+        .unwrap();
+    ContractTrust::new(smbless::codesign::VerifyOptions {
+        anchors,
+        at: None,
+        threads: 0,
+    })
+}
+
+#[test]
+fn source_swapped_between_verification_and_copy_installs_nothing_unverified() {
+    for (replacement, installed) in [
+        ("macho/helper-signed-other-team", None),
+        ("macho/helper-x86_64", None),
+        ("contract/installed/helper-2.0", None),
+        ("contract/installed/helper-2.0", Some("helper-0.9")),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = tmp.path().join("Example.app");
+        copy_dir(&example(), &app);
+        let r = root(installed);
+        let before = installed.map(|_| fs::read(r.helper()).unwrap());
+        let trust = SwapAfterCheck {
+            real: real_trust(),
+            source: app.join("Contents/Library/LaunchServices").join(LABEL),
+            replacement: fixture(replacement),
+        };
+        let report = install::bless(
+            &app,
+            Some(LABEL),
+            &BlessOptions {
+                root: r.path.clone(),
+                dry_run: false,
+                service: &NoServiceManager,
+                trust: &trust,
+            },
+        )
+        .unwrap();
+        // Whatever was swapped in, nothing unverified lands: an unsigned or other-team helper
+        // fails the re-verification of the copy; a validly signed 2.0 of the same team passes
+        // it, but the swap broke the app's own seal (it seals the helper as a resource), so the
+        // app no longer satisfies any SMAuthorizedClients and the install is refused too.
+        assert_eq!(
+            report.outcome,
+            BlessOutcome::Refused,
+            "{replacement}: {report:?}"
+        );
+        let expected = match (replacement, installed) {
+            ("contract/installed/helper-2.0", Some(_)) => {
+                "installed-client-requirement-unsatisfied"
+            }
+            ("contract/installed/helper-2.0", None) => "client-requirement-unsatisfied",
+            _ => "copy-verification-failed",
+        };
+        assert_eq!(report.refusals[0].id, expected, "{replacement}: {report:?}");
+        match &before {
+            None => assert!(!r.helper().exists()),
+            Some(b) => assert_eq!(&fs::read(r.helper()).unwrap(), b),
+        }
+        assert_no_leftovers(&r);
+    }
+}
