@@ -207,22 +207,7 @@ fn satisfies(req: &Requirement, code: &Code) -> Result<(), (String, String)> {
     for slice in code.slices() {
         let evaluation = evaluate(req, slice);
         if !evaluation.satisfied {
-            let reason = evaluation
-                .error
-                .clone()
-                .or_else(|| {
-                    // The last failing clause is the most specific one: in `a or (b and c)` it is
-                    // the team check rather than the alternative branch's marker.
-                    evaluation
-                        .explanation
-                        .failures()
-                        .last()
-                        .map(|c| match &c.reason {
-                            Some(r) => format!("{}: {r}", c.text),
-                            None => c.text.clone(),
-                        })
-                })
-                .unwrap_or_else(|| "not satisfied".into());
+            let reason = evaluation.reason();
             first_reason.get_or_insert_with(|| format!("{} ({reason})", slice.arch));
             detail.push_str(&format!("[{}]\n{}", slice.arch, evaluation.explanation));
         }

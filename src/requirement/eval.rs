@@ -52,6 +52,27 @@ pub struct Clause {
     pub children: Vec<Clause>,
 }
 
+impl Evaluation {
+    /// One line saying why the requirement is not satisfied: the evaluation error, else the most
+    /// specific clause that failed (the last one: in `a or (b and c)` that is the clause of the
+    /// last alternative, usually the team or version check, rather than a marker of the first).
+    pub fn reason(&self) -> String {
+        if let Some(error) = &self.error {
+            return error.clone();
+        }
+        match self.explanation.failures().last() {
+            Some(Clause {
+                text,
+                reason: Some(reason),
+                ..
+            }) => format!("{text}: {reason}"),
+            Some(clause) => clause.text.clone(),
+            None if self.satisfied => "satisfied".into(),
+            None => "not satisfied".into(),
+        }
+    }
+}
+
 impl Clause {
     fn leaf(e: &Expr, held: bool, reason: impl Into<Option<String>>) -> Clause {
         Clause {
