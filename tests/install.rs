@@ -448,6 +448,42 @@ fn the_running_system_needs_root_and_says_how() {
     assert!(err.contains("sudo") && err.contains("--root"), "{err}");
 }
 
+#[test]
+fn an_unprivileged_dry_run_on_the_running_system_plans_as_root_and_writes_nothing() {
+    let bin = assert_cmd::cargo::cargo_bin("smbless");
+    let ex = example();
+    let pem = test_root_pem();
+    let mut cmd = if rustix_euid_is_root() {
+        if !Path::new("/usr/bin/setpriv").exists() {
+            eprintln!("setpriv missing; skipped");
+            return;
+        }
+        let mut c = std::process::Command::new("/usr/bin/setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let existed = Path::new("/Library/PrivilegedHelperTools").exists();
+    let out = cmd
+        .args(["bless", ex.to_str().unwrap(), "--dry-run", "--json"])
+        .args(["--service-manager", "none", "--testing-treat-as-apple-root"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    assert_eq!(json["outcome"], "planned");
+    assert_eq!(json["root"], "/");
+    assert_eq!(json["plan"]["files"][0]["owner"], "root:wheel (0:0)");
+    assert_eq!(
+        Path::new("/Library/PrivilegedHelperTools").exists(),
+        existed
+    );
+}
+
 fn rustix_euid_is_root() -> bool {
     fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)

@@ -807,7 +807,14 @@ pub fn bless(
         }
     }
 
-    let plan = make_plan(&layout, &label, &action, opts.service, as_root)?;
+    // The running system is only ever written as root, so that is whom a plan shows.
+    let plan = make_plan(
+        &layout,
+        &label,
+        &action,
+        opts.service,
+        as_root || layout.is_system(),
+    )?;
     report.plan = Some(plan);
     if opts.dry_run {
         report.outcome = BlessOutcome::Planned;
