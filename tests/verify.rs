@@ -396,7 +396,7 @@ fn human_output_explains_with_a_tree() {
             "error[helper-requirement-unsatisfied]",
         ))
         .stdout(predicate::str::contains(
-            "certificate leaf[subject.OU] is \"OTHERTEAM1\", required EXAMPLE123",
+            "certificate leaf[subject.OU] is \"OTHERTEAM1\", required \"EXAMPLE123\"",
         ))
         .stdout(predicate::str::contains("= hint: "))
         .stdout(predicate::str::contains("FAILED: 1 error"));
