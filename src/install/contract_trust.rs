@@ -46,20 +46,7 @@ fn unsatisfied(req: &Requirement, ex: &Examination) -> Vec<String> {
         if evaluation.satisfied {
             continue;
         }
-        let why = evaluation
-            .error
-            .clone()
-            .or_else(|| {
-                evaluation
-                    .explanation
-                    .failures()
-                    .last()
-                    .map(|c| match &c.reason {
-                        Some(r) => format!("{}: {r}", c.text),
-                        None => c.text.clone(),
-                    })
-            })
-            .unwrap_or_else(|| "not satisfied".into());
+        let why = evaluation.reason();
         reasons.push(format!("{} [{}]: {why}", ex.path.display(), slice.arch));
     }
     reasons
