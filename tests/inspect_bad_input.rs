@@ -156,3 +156,59 @@ fn bad_arguments_exit_2() {
     smbless().args(["inspect"]).assert().code(2);
     smbless().args(["no-such-command"]).assert().code(2);
 }
+
+/// A real fixture with one field overwritten, written to a temp dir.
+fn mutated(dir: &Path, fixture: &str, edit: impl FnOnce(&mut Vec<u8>)) -> std::path::PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(fixture);
+    let mut data = std::fs::read(source).unwrap();
+    edit(&mut data);
+    write(dir, fixture.rsplit('/').next().unwrap(), &data)
+}
+
+#[test]
+fn load_command_of_size_zero_in_a_real_helper() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first load command starts right after the 32-byte header; cmdsize is its 2nd word.
+    let path = mutated(dir.path(), "macho/helper-arm64", |d| {
+        d[36..40].copy_from_slice(&0u32.to_le_bytes())
+    });
+    fails_with(
+        &path,
+        &[
+            "at offset 0x20",
+            "load command 0",
+            "has size 0; expected at least",
+        ],
+    );
+}
+
+#[test]
+fn section_past_eof_in_a_real_helper() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = mutated(dir.path(), "macho/helper-arm64", |d| {
+        let name = b"__info_plist\0\0\0\0__TEXT";
+        let at = d.windows(name.len()).position(|w| w == name).unwrap();
+        // section_64: sectname[16] segname[16] addr u64 size u64 offset u32
+        d[at + 48..at + 52].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    });
+    fails_with(
+        &path,
+        &[
+            "section __TEXT,__info_plist file range 0x7fff0000",
+            "extends past the end",
+        ],
+    );
+}
+
+#[test]
+fn overlapping_fat_slices_in_a_real_helper() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = mutated(dir.path(), "macho/helper-fat", |d| {
+        // fat_arch[1].offset (big-endian) = fat_arch[0].offset + 16
+        let first = u32::from_be_bytes(d[16..20].try_into().unwrap());
+        d[36..40].copy_from_slice(&(first + 16).to_be_bytes());
+    });
+    fails_with(&path, &["at offset 0x1c", "fat slices 0 and 1 overlap"]);
+}
