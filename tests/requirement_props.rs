@@ -83,7 +83,9 @@ fn leaf() -> impl Strategy<Value = Expr> {
         data().prop_map(|value| Expr::Ident { value }),
         (slot(), proptest::collection::vec(any::<u8>(), 20..=20))
             .prop_map(|(slot, hash)| Expr::AnchorHash { slot, hash }),
-        proptest::collection::vec(any::<u8>(), 1..33).prop_map(|hash| Expr::CdHash { hash }),
+        // Text can only say 20-byte cdhashes (Apple's grammar); other lengths are covered by
+        // `binary_round_trip_any_cdhash_length`.
+        proptest::collection::vec(any::<u8>(), 20..=20).prop_map(|hash| Expr::CdHash { hash }),
         (data(), matcher()).prop_map(|(key, matcher)| Expr::InfoKeyField { key, matcher }),
         (data(), matcher()).prop_map(|(key, matcher)| Expr::EntitlementField { key, matcher }),
         (slot(), subject_key(), matcher()).prop_map(|(slot, key, matcher)| Expr::CertField {
@@ -158,6 +160,16 @@ proptest! {
             requirement::compile(&expected).unwrap(),
             "{}", text
         );
+    }
+
+    #[test]
+    fn binary_round_trip_any_cdhash_length(
+        hash in proptest::collection::vec(any::<u8>(), 0..65),
+        e in expr(),
+    ) {
+        let req = Requirement { expr: Expr::or(e, Expr::CdHash { hash }) };
+        let bytes = requirement::compile(&req).unwrap();
+        prop_assert_eq!(&requirement::decode(&bytes).unwrap(), &req);
     }
 
     #[test]

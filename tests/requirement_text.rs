@@ -184,6 +184,9 @@ fn diagnostics_point_at_the_problem() {
         e.message
     );
 
+    let e = err("cdhash H\"abcd\"");
+    assert!(e.message.contains("a cdhash is 20 bytes"), "{}", e.message);
+
     let e = err("certificate leaf = H\"abcd\"");
     assert!(e.message.contains("20 bytes"), "{}", e.message);
 

@@ -338,6 +338,20 @@ impl<'a> Parser<'a> {
                     match self.bump() {
                         Tok::Hash(h) => {
                             let hash = self.hex_bytes(&h, span)?;
+                            // Apple's grammar reads a cdhash into a SHA-1 sized digest
+                            // (`hashString`), so csreq refuses any other length; blobs may
+                            // still carry one (`Maker::cdhash(CFDataRef)`), and the reader
+                            // accepts those.
+                            if hash.len() != 20 {
+                                return Err(ParseError::at(
+                                    self.src,
+                                    span,
+                                    format!(
+                                        "invalid hash length: a cdhash is 20 bytes (40 hex digits), got {}",
+                                        hash.len()
+                                    ),
+                                ));
+                            }
                             leaf(Expr::CdHash { hash })
                         }
                         _ => Err(ParseError::at(
