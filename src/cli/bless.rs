@@ -168,11 +168,7 @@ pub fn run_bless(args: BlessArgs) -> anyhow::Result<Outcome> {
     } else {
         print_bless(&report);
     }
-    Ok(if ok {
-        Outcome::Success
-    } else {
-        Outcome::Wanting
-    })
+    Ok(Outcome::from_ok(ok))
 }
 
 fn print_bless(r: &BlessReport) {
@@ -257,11 +253,7 @@ pub fn run_remove(args: RemoveArgs) -> anyhow::Result<Outcome> {
     } else {
         print_remove(&report);
     }
-    Ok(if ok {
-        Outcome::Success
-    } else {
-        Outcome::Wanting
-    })
+    Ok(Outcome::from_ok(ok))
 }
 
 fn print_remove(r: &RemoveReport) {
@@ -305,11 +297,7 @@ pub fn run_status(args: StatusArgs) -> anyhow::Result<Outcome> {
     } else {
         print_status(&report, note);
     }
-    Ok(if ok {
-        Outcome::Success
-    } else {
-        Outcome::Wanting
-    })
+    Ok(Outcome::from_ok(ok))
 }
 
 fn print_status(r: &StatusReport, note: Option<&str>) {

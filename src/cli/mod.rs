@@ -28,6 +28,17 @@ pub enum Outcome {
     Wanting,
 }
 
+impl Outcome {
+    /// `Success` when `ok`, else `Wanting`.
+    pub fn from_ok(ok: bool) -> Outcome {
+        if ok {
+            Outcome::Success
+        } else {
+            Outcome::Wanting
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "smbless",

@@ -145,11 +145,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             }
         );
     }
-    Ok(if satisfied {
-        Outcome::Success
-    } else {
-        Outcome::Wanting
-    })
+    Ok(Outcome::from_ok(satisfied))
 }
 
 #[derive(Serialize)]
@@ -202,9 +198,5 @@ pub fn designated(args: DesignatedArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(if all {
-        Outcome::Success
-    } else {
-        Outcome::Wanting
-    })
+    Ok(Outcome::from_ok(all))
 }

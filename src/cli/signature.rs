@@ -131,11 +131,7 @@ pub fn run(cmd: SignatureCommand) -> anyhow::Result<Outcome> {
             } else {
                 print_human(&report);
             }
-            Ok(if report.valid == Some(true) {
-                Outcome::Success
-            } else {
-                Outcome::Wanting
-            })
+            Ok(Outcome::from_ok(report.valid == Some(true)))
         }
     }
 }

@@ -72,11 +72,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         Format::Github => print_github(&report),
         Format::Sarif => output::print_json(&sarif(&report))?,
     }
-    Ok(if report.ok {
-        Outcome::Success
-    } else {
-        Outcome::Wanting
-    })
+    Ok(Outcome::from_ok(report.ok))
 }
 
 fn print_human(report: &Report) {

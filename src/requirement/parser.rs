@@ -271,7 +271,7 @@ impl<'a> Parser<'a> {
                     _ => false,
                 };
                 if named {
-                    let name = self.identifier_string("a code name")?;
+                    let name = self.data_value("a code name")?;
                     if !self.eat(&Tok::RParen) {
                         return Err(self.expected("`)` after the code name"));
                     }
@@ -328,7 +328,7 @@ impl<'a> Parser<'a> {
                 "identifier" => {
                     self.bump();
                     self.eql();
-                    let value = self.identifier_string("a quoted string after `identifier`")?;
+                    let value = self.data_value("a quoted string after `identifier`")?;
                     leaf(Expr::Ident { value })
                 }
                 "cdhash" => {
@@ -387,26 +387,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn identifier_string(&mut self, what: &str) -> Result<Data, ParseError> {
-        match self.peek().clone() {
-            Tok::Word(w) if !is_keyword(&w) => {
-                self.bump();
-                Ok(Data(w.into_bytes()))
-            }
-            Tok::Str(s) => {
-                self.bump();
-                Ok(Data(s))
-            }
-            // The dumper prints binary names as hex data; accept them back.
-            Tok::HexData(h) => {
-                let span = self.span();
-                self.bump();
-                Ok(Data(self.hex_bytes(&h, span)?))
-            }
-            _ => Err(self.expected(what)),
-        }
-    }
-
     fn integer(&mut self, what: &str) -> Result<i32, ParseError> {
         let span = self.span();
         match self.peek().clone() {
@@ -454,7 +434,7 @@ impl<'a> Parser<'a> {
                     _ => false,
                 };
                 if named {
-                    let name = self.identifier_string("an anchor name")?;
+                    let name = self.data_value("an anchor name")?;
                     return Ok(Expr::NamedAnchor { name });
                 }
                 return Ok(Expr::AppleAnchor);
@@ -626,6 +606,8 @@ impl<'a> Parser<'a> {
         Ok(key)
     }
 
+    /// A word, quoted string or hex data: values, identifiers and names all take this form
+    /// (the dumper prints binary names as hex data, so they must read back).
     fn data_value(&mut self, what: &str) -> Result<Data, ParseError> {
         let span = self.span();
         match self.peek().clone() {
