@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::bundle::{Bundle, BundleError};
 use crate::container::{Container, ContainerError, ContainerKind, Slice};
 use crate::mapped::MappedFile;
-use crate::plists::{self, EmbeddedKind, PlistError};
+use crate::plists::{self, PlistError};
 
 /// Why a path could not be inspected. Every variant names the file.
 #[derive(Debug, Error)]
@@ -154,28 +154,28 @@ pub fn inspect_file(path: &Path, options: &InspectOptions) -> Result<FileReport,
     let slices = select_slices(&container, options.arch.as_deref()).map_err(error)?;
 
     let mut reports = Vec::with_capacity(slices.len());
-    let mut plists_seen = Vec::with_capacity(slices.len());
+    let mut embedded = Vec::with_capacity(slices.len());
     for slice in slices {
-        let info = plists::embedded(slice, EmbeddedKind::Info).map_err(|e| error(e.into()))?;
-        let launchd =
-            plists::embedded(slice, EmbeddedKind::Launchd).map_err(|e| error(e.into()))?;
-        let info_dict = info.map(|p| p.dictionary().clone());
-        let launchd_dict = launchd.map(|p| p.dictionary().clone());
+        let pair = plists::embedded_pair(slice).map_err(|e| error(e.into()))?;
+        let json = |p: &Option<plists::Plist<'_>>| {
+            p.as_ref()
+                .map(|p| plists::dictionary_to_json(p.dictionary()))
+        };
         reports.push(SliceReport {
             arch: slice.arch().name.clone(),
             offset: slice.file_offset(),
             size: slice.data().len() as u64,
             filetype: slice.filetype().to_string(),
-            info_plist: info_dict.as_ref().map(plists::dictionary_to_json),
-            launchd_plist: launchd_dict.as_ref().map(plists::dictionary_to_json),
+            info_plist: json(&pair.info),
+            launchd_plist: json(&pair.launchd),
             code_signature: slice.code_signature().map(|sig| SignatureRange {
                 offset: sig.offset,
                 size: sig.size,
             }),
         });
-        plists_seen.push((info_dict, launchd_dict));
+        embedded.push(pair);
     }
-    let slices_disagree = plists_seen.windows(2).any(|pair| pair[0] != pair[1]);
+    let slices_disagree = embedded.windows(2).any(|pair| !pair[0].same_as(&pair[1]));
     Ok(FileReport {
         path: path.display().to_string(),
         kind: container.kind().as_str(),

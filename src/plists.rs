@@ -279,6 +279,42 @@ pub fn embedded<'data>(
     Ok(Some(plist))
 }
 
+/// The two plists a helper embeds, read from one slice.
+#[derive(Debug, Clone)]
+pub struct EmbeddedPlists<'data> {
+    /// The slice's architecture name.
+    pub arch: String,
+    /// `__TEXT,__info_plist` (ELF `.info_plist`), if present.
+    pub info: Option<Plist<'data>>,
+    /// `__TEXT,__launchd_plist` (ELF `.launchd_plist`), if present.
+    pub launchd: Option<Plist<'data>>,
+}
+
+impl EmbeddedPlists<'_> {
+    /// Whether two slices embed the same plists (compared as parsed dictionaries).
+    pub fn same_as(&self, other: &EmbeddedPlists<'_>) -> bool {
+        self.info.as_ref().map(Plist::dictionary) == other.info.as_ref().map(Plist::dictionary)
+            && self.launchd.as_ref().map(Plist::dictionary)
+                == other.launchd.as_ref().map(Plist::dictionary)
+    }
+}
+
+/// The embedded Info.plist and launchd plist of one slice.
+pub fn embedded_pair<'data>(slice: &Slice<'data>) -> Result<EmbeddedPlists<'data>, PlistError> {
+    Ok(EmbeddedPlists {
+        arch: slice.arch().name.clone(),
+        info: embedded(slice, EmbeddedKind::Info)?,
+        launchd: embedded(slice, EmbeddedKind::Launchd)?,
+    })
+}
+
+/// The embedded plists of every slice of `container`, in slice order.
+pub fn embedded_all<'data>(
+    container: &crate::container::Container<'data>,
+) -> Result<Vec<EmbeddedPlists<'data>>, PlistError> {
+    container.slices().iter().map(embedded_pair).collect()
+}
+
 /// Convert a plist value to JSON: dates become RFC 3339 strings, data becomes base64, UIDs
 /// become `{"uid": n}`, non-finite reals become `null`.
 pub fn to_json(value: &plist::Value) -> serde_json::Value {

@@ -11,7 +11,7 @@ use crate::bundle::{self, Bundle, BundleError};
 use crate::codesign::{self, examine, Examination, ExamineOptions, Kind, SignedSlice};
 use crate::container::Container;
 use crate::mapped::MappedFile;
-use crate::plists::{self, EmbeddedKind, Plist};
+use crate::plists::{self, EmbeddedPlists, Plist};
 use crate::requirement::{self, evaluate, Requirement};
 use crate::version::BundleVersion;
 
@@ -536,8 +536,8 @@ impl Check<'_> {
                 return Some(summary);
             }
         };
-        let info = embedded.first().and_then(|(i, _)| i.as_ref());
-        let launchd = embedded.first().and_then(|(_, l)| l.as_ref());
+        let info = embedded.first().and_then(|p| p.info.as_ref());
+        let launchd = embedded.first().and_then(|p| p.launchd.as_ref());
         let helper_info = check_info_plist(label, &shown, info, &mut self.findings);
         check_launchd_plist(label, &shown, launchd, &mut self.findings);
         summary.version = helper_info.version.as_ref().map(|v| v.to_string());
@@ -667,15 +667,10 @@ impl Check<'_> {
         self.adhoc(shown, code, "helper");
     }
 
-    /// The embedded (Info.plist, launchd plist) of every slice.
-    #[allow(clippy::type_complexity)]
-    fn embedded_plists(
-        &self,
-        path: &Path,
-    ) -> Result<Vec<(Option<Plist<'static>>, Option<Plist<'static>>)>, String> {
+    /// The embedded plists of every slice of the helper, which must be a Mach-O executable.
+    fn embedded_plists(&self, path: &Path) -> Result<Vec<EmbeddedPlists<'static>>, String> {
         let file = MappedFile::open(path).map_err(|e| format!("cannot read: {e}"))?;
         let container = Container::parse(file.bytes()).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
         for slice in container.slices() {
             if !slice.is_macho() {
                 return Err("an ELF file; SMJobBless installs Mach-O executables".into());
@@ -687,38 +682,29 @@ impl Check<'_> {
                     slice.filetype()
                 ));
             }
-            let info = plists::embedded(slice, EmbeddedKind::Info).map_err(|e| e.to_string())?;
-            let launchd =
-                plists::embedded(slice, EmbeddedKind::Launchd).map_err(|e| e.to_string())?;
-            out.push((info.map(Plist::into_owned), launchd.map(Plist::into_owned)));
         }
-        Ok(out)
+        let all = plists::embedded_all(&container).map_err(|e| e.to_string())?;
+        Ok(all
+            .into_iter()
+            .map(|p| EmbeddedPlists {
+                arch: p.arch,
+                info: p.info.map(Plist::into_owned),
+                launchd: p.launchd.map(Plist::into_owned),
+            })
+            .collect())
     }
 
     /// Every slice must embed the same plists and carry the same signing identifier.
-    #[allow(clippy::type_complexity)]
-    fn slices_agree(
-        &mut self,
-        shown: &str,
-        embedded: &[(Option<Plist<'static>>, Option<Plist<'static>>)],
-        code: &Code,
-    ) {
-        let dicts: Vec<_> = embedded
-            .iter()
-            .map(|(i, l)| {
-                (
-                    i.as_ref().map(|p| p.dictionary()),
-                    l.as_ref().map(|p| p.dictionary()),
-                )
-            })
-            .collect();
-        if dicts.windows(2).any(|w| w[0] != w[1]) {
-            self.push(Finding::new(
-                FindingId::SlicesDisagree,
-                shown,
-                "the helper's slices embed different Info.plists or launchd plists",
-                "build every architecture from the same plists (one universal build, not lipo of separate builds)",
-            ));
+    fn slices_agree(&mut self, shown: &str, embedded: &[EmbeddedPlists<'static>], code: &Code) {
+        if let Some(first) = embedded.first() {
+            if embedded.iter().any(|p| !p.same_as(first)) {
+                self.push(Finding::new(
+                    FindingId::SlicesDisagree,
+                    shown,
+                    "the helper's slices embed different Info.plists or launchd plists",
+                    "build every architecture from the same plists (one universal build, not lipo of separate builds)",
+                ));
+            }
         }
         let identifiers: Vec<_> = code
             .slices()
@@ -885,10 +871,10 @@ impl InstalledHelper {
         let Ok(container) = Container::parse(file.bytes()) else {
             return out;
         };
-        let Some(slice) = container.slices().first() else {
+        let Ok(slices) = plists::embedded_all(&container) else {
             return out;
         };
-        let Ok(Some(info)) = plists::embedded(slice, EmbeddedKind::Info) else {
+        let Some(info) = slices.into_iter().next().and_then(|p| p.info) else {
             return out;
         };
         out.version = info

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::container::Container;
-use crate::plists::{self, EmbeddedKind};
+use crate::plists;
 use crate::version::{BundleVersion, VersionError};
 
 use super::fsutil;
@@ -35,27 +35,18 @@ impl HelperFacts {
             reason,
         };
         let container = Container::parse(data).map_err(|e| unreadable(e.to_string()))?;
-        let mut facts: Option<(Option<plist::Dictionary>, Option<plist::Dictionary>)> = None;
-        for slice in container.slices() {
-            let info = plists::embedded(slice, EmbeddedKind::Info)
-                .map_err(|e| unreadable(e.to_string()))?
-                .map(|p| p.dictionary().clone());
-            let launchd = plists::embedded(slice, EmbeddedKind::Launchd)
-                .map_err(|e| unreadable(e.to_string()))?
-                .map(|p| p.dictionary().clone());
-            match &facts {
-                None => facts = Some((info, launchd)),
-                Some(first) if *first == (info.clone(), launchd.clone()) => {}
-                Some(_) => {
-                    return Err(unreadable(format!(
-                        "the {} slice's embedded plists differ from the first slice's; expected identical plists in every architecture",
-                        slice.arch()
-                    )))
-                }
-            }
+        let slices = plists::embedded_all(&container).map_err(|e| unreadable(e.to_string()))?;
+        let first = slices
+            .first()
+            .ok_or_else(|| unreadable("no slices; expected a Mach-O executable".into()))?;
+        if let Some(other) = slices.iter().find(|s| !s.same_as(first)) {
+            return Err(unreadable(format!(
+                "the {} slice's embedded plists differ from the first slice's; expected identical plists in every architecture",
+                other.arch
+            )));
         }
-        let (info, launchd) =
-            facts.ok_or_else(|| unreadable("no slices; expected a Mach-O executable".into()))?;
+        let info = first.info.as_ref().map(|p| p.dictionary().clone());
+        let launchd = first.launchd.as_ref().map(|p| p.dictionary().clone());
         Ok(HelperFacts {
             path: path.to_path_buf(),
             info,
