@@ -210,7 +210,6 @@ fn sarif(report: &Report) -> serde_json::Value {
             "tool": {"driver": {
                 "name": "smbless",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/smbless/smbless",
                 "rules": rules,
             }},
             "results": results,
