@@ -183,3 +183,37 @@ fn human_output_summarises_each_slice() {
             "Info.plist: CFBundleIdentifier=com.example.smbless.helper, CFBundleVersion=1.0",
         ));
 }
+
+#[test]
+fn the_example_bundle_shows_app_and_helper() {
+    let report = inspect_json("apps/Example.app", &[]);
+    assert_eq!(report["kind"], "bundle");
+    assert_eq!(report["slices"], Value::Array(vec![]));
+    let bundle = &report["bundle"];
+    assert_eq!(
+        bundle["info_plist"]["CFBundleIdentifier"],
+        "com.example.smbless.app"
+    );
+    assert!(bundle["info_plist"]["SMPrivilegedExecutables"][LABEL]
+        .as_str()
+        .unwrap()
+        .contains("identifier \"com.example.smbless.helper\""));
+    let executable = &bundle["executable"];
+    assert!(executable["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("Contents/MacOS/Example"));
+    assert_eq!(executable["kind"], "macho-fat");
+    let helpers = bundle["helpers"].as_array().unwrap();
+    assert_eq!(helpers.len(), 1);
+    assert!(helpers[0]["path"].as_str().unwrap().ends_with(LABEL));
+    let slices = helpers[0]["slices"].as_array().unwrap();
+    assert_eq!(slices.len(), 2);
+    for slice in slices {
+        assert_helper_plists(slice);
+        assert!(
+            slice["code_signature"]["size"].as_u64().unwrap() > 0,
+            "signed: {slice}"
+        );
+    }
+}
