@@ -581,8 +581,13 @@ impl TrustCheck for SwapAfterCheck {
     fn code_satisfies(&self, path: &Path, req: &str) -> Result<Verdict, TrustError> {
         self.real.code_satisfies(path, req)
     }
-    fn app_satisfies_any(&self, app: &Path, reqs: &[String]) -> Result<Verdict, TrustError> {
-        self.real.app_satisfies_any(app, reqs)
+    fn app_satisfies_any(
+        &self,
+        app: &Path,
+        reqs: &[String],
+        sealed: Option<(&str, &str)>,
+    ) -> Result<Verdict, TrustError> {
+        self.real.app_satisfies_any(app, reqs, sealed)
     }
     fn signature_valid(&self, path: &Path) -> Result<Verdict, TrustError> {
         self.real.signature_valid(path)
@@ -673,4 +678,101 @@ fn source_swapped_between_verification_and_copy_installs_nothing_unverified() {
         }
         assert_no_leftovers(&r);
     }
+}
+
+/// Swaps the app's Info.plist (SMPrivilegedExecutables[label] = `always`) and its helper for an
+/// ad-hoc signed one right after the contract check, then puts both back before the app's
+/// final check: the race an attacker who can write the app bundle would run against a root
+/// installer. Without binding the requirement to the app's sealed Info.plist, the ad-hoc helper
+/// would satisfy `always`, the restored app would verify, and it would be installed as root.
+struct SwapAndRestore {
+    real: ContractTrust,
+    app: PathBuf,
+    helper_replacement: PathBuf,
+    saved: std::sync::Mutex<Option<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl SwapAndRestore {
+    fn plist(&self) -> PathBuf {
+        self.app.join("Contents/Info.plist")
+    }
+    fn helper(&self) -> PathBuf {
+        self.app.join("Contents/Library/LaunchServices").join(LABEL)
+    }
+}
+
+impl TrustCheck for SwapAndRestore {
+    fn check_contract(&self, app: &Path, label: &str) -> Result<Verdict, TrustError> {
+        let v = self.real.check_contract(app, label)?;
+        let plist = fs::read(self.plist())?;
+        let helper = fs::read(self.helper())?;
+        let mut dict = plist::Value::from_reader_xml(&plist[..])
+            .unwrap()
+            .into_dictionary()
+            .unwrap();
+        let mut privileged = plist::Dictionary::new();
+        privileged.insert(LABEL.into(), "always".into());
+        dict.insert("SMPrivilegedExecutables".into(), privileged.into());
+        plist::Value::Dictionary(dict)
+            .to_file_xml(self.plist())
+            .unwrap();
+        fs::copy(&self.helper_replacement, self.helper())?;
+        *self.saved.lock().unwrap() = Some((plist, helper));
+        Ok(v)
+    }
+    fn code_satisfies(&self, path: &Path, req: &str) -> Result<Verdict, TrustError> {
+        self.real.code_satisfies(path, req)
+    }
+    fn app_satisfies_any(
+        &self,
+        app: &Path,
+        reqs: &[String],
+        sealed: Option<(&str, &str)>,
+    ) -> Result<Verdict, TrustError> {
+        if let Some((plist, helper)) = self.saved.lock().unwrap().take() {
+            fs::write(self.plist(), plist)?;
+            fs::write(self.helper(), helper)?;
+        }
+        self.real.app_satisfies_any(app, reqs, sealed)
+    }
+    fn signature_valid(&self, path: &Path) -> Result<Verdict, TrustError> {
+        self.real.signature_valid(path)
+    }
+}
+
+#[test]
+fn requirement_swapped_in_and_back_during_install_is_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("Example.app");
+    copy_dir(&example(), &app);
+    let r = root(None);
+    let trust = SwapAndRestore {
+        real: real_trust(),
+        app: app.clone(),
+        helper_replacement: fixture("contract/helper-adhoc.app/Contents/Library/LaunchServices")
+            .join(LABEL),
+        saved: std::sync::Mutex::new(None),
+    };
+    let report = install::bless(
+        &app,
+        Some(LABEL),
+        &BlessOptions {
+            root: r.path.clone(),
+            dry_run: false,
+            service: &NoServiceManager,
+            trust: &trust,
+        },
+    )
+    .unwrap();
+    assert_eq!(report.outcome, BlessOutcome::Refused, "{report:?}");
+    assert_eq!(report.refusals[0].id, "client-requirement-unsatisfied");
+    assert!(
+        report.refusals[0]
+            .details
+            .iter()
+            .any(|d| d.contains("not the requirement the helper was checked against")),
+        "{report:?}"
+    );
+    assert!(!r.helper().exists());
+    assert_no_leftovers(&r);
 }

@@ -108,10 +108,41 @@ impl TrustCheck for ContractTrust {
         &self,
         app: &Path,
         requirements: &[String],
+        sealed: Option<(&str, &str)>,
     ) -> Result<Verdict, TrustError> {
         let ex = self.examine(app)?;
         if !ex.is_valid() {
             return Ok(Verdict::Fail(signature_problems(&ex)));
+        }
+        if let Some((label, requirement)) = sealed {
+            let mismatched: Vec<String> = ex
+                .slices
+                .iter()
+                .filter(|s| {
+                    let entry = s
+                        .info_plist
+                        .as_ref()
+                        .and_then(|d| d.get("SMPrivilegedExecutables"))
+                        .and_then(|v| v.as_dictionary())
+                        .and_then(|d| d.get(label))
+                        .and_then(|v| v.as_string());
+                    entry != Some(requirement)
+                })
+                .map(|s| {
+                    format!(
+                        "{} [{}]: the signed Info.plist's SMPrivilegedExecutables[{label}] is not the requirement the helper was checked against ({requirement:?})",
+                        ex.path.display(),
+                        s.arch
+                    )
+                })
+                .collect();
+            if !mismatched.is_empty() || ex.slices.is_empty() {
+                return Ok(Verdict::Fail(if mismatched.is_empty() {
+                    vec![format!("{}: no signed slice", ex.path.display())]
+                } else {
+                    mismatched
+                }));
+            }
         }
         if requirements.is_empty() {
             return Ok(Verdict::Fail(vec![

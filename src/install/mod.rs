@@ -774,7 +774,7 @@ pub fn bless(
             Ok(clients) => {
                 let v = opts
                     .trust
-                    .app_satisfies_any(app, &clients)
+                    .app_satisfies_any(app, &clients, None)
                     .map_err(trust_err(format!(
                         "{}: installed SMAuthorizedClients",
                         installed_path.display()
@@ -1003,7 +1003,7 @@ fn commit(
     };
     let v = opts
         .trust
-        .app_satisfies_any(app, &clients)
+        .app_satisfies_any(app, &clients, Some((label, requirement)))
         .map_err(trust_err(format!("{}: SMAuthorizedClients", app.display())))?;
     if !v.passed() {
         return refuse(
@@ -1171,7 +1171,7 @@ pub fn remove(label: &str, opts: &RemoveOptions<'_>) -> Result<RemoveReport, Ins
             let verdict = match facts.authorized_clients() {
                 Ok(clients) => opts
                     .trust
-                    .app_satisfies_any(app, &clients)
+                    .app_satisfies_any(app, &clients, None)
                     .map_err(trust_err(format!("{}: SMAuthorizedClients", app.display())))?,
                 Err(e) => Verdict::Fail(vec![format!("{}: {e}", helper_path.display())]),
             };
@@ -1442,7 +1442,7 @@ fn predict(
         let verdict = match facts.authorized_clients() {
             Ok(clients) => opts
                 .trust
-                .app_satisfies_any(app, &clients)
+                .app_satisfies_any(app, &clients, None)
                 .map_err(trust_err(format!("{}: SMAuthorizedClients", app.display())))?,
             Err(e) => Verdict::Fail(vec![e.to_string()]),
         };

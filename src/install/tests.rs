@@ -164,7 +164,12 @@ impl TrustCheck for FakeTrust {
         })
     }
 
-    fn app_satisfies_any(&self, app: &Path, reqs: &[String]) -> Result<Verdict, TrustError> {
+    fn app_satisfies_any(
+        &self,
+        app: &Path,
+        reqs: &[String],
+        _sealed: Option<(&str, &str)>,
+    ) -> Result<Verdict, TrustError> {
         let tag = app_tag(app).unwrap_or_default();
         Ok(if reqs.iter().any(|r| *r == format!("client {tag}")) {
             Verdict::Pass

@@ -52,9 +52,17 @@ pub trait TrustCheck {
     fn code_satisfies(&self, path: &Path, requirement: &str) -> Result<Verdict, TrustError>;
 
     /// Whether the app at `app` has a valid signature and satisfies at least one of
-    /// `requirements` (a helper's `SMAuthorizedClients`).
-    fn app_satisfies_any(&self, app: &Path, requirements: &[String])
-        -> Result<Verdict, TrustError>;
+    /// `requirements` (a helper's `SMAuthorizedClients`). With `sealed`, `(label, requirement)`,
+    /// the same examination must also find `requirement` as `SMPrivilegedExecutables[label]` in
+    /// the Info.plist the app's signature seals: bless read that requirement from the app
+    /// earlier, and this proves it was the developer's, not a file swapped in and back while
+    /// the helper was being copied.
+    fn app_satisfies_any(
+        &self,
+        app: &Path,
+        requirements: &[String],
+        sealed: Option<(&str, &str)>,
+    ) -> Result<Verdict, TrustError>;
 
     /// Whether the signature of the code at `path` is valid, for `status`.
     fn signature_valid(&self, path: &Path) -> Result<Verdict, TrustError>;
