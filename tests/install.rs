@@ -422,11 +422,40 @@ fn launchctl_is_refused_off_the_running_system_or_off_macos() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("launchctl"));
 }
 
+/// What an unprivileged run needs, where `nobody` can reach it. When the tests run as root they
+/// drop to `nobody`, who cannot read a checkout under a private directory (a fresh clone in a
+/// 0700 temporary directory, as CI may use), so the binary, the example app and the test root
+/// are copied into a world-readable temporary directory first.
+struct Unprivileged {
+    _dir: tempfile::TempDir,
+    bin: PathBuf,
+    app: PathBuf,
+    pem: PathBuf,
+}
+
+fn unprivileged() -> Unprivileged {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("smbless");
+    fs::copy(assert_cmd::cargo::cargo_bin("smbless"), &bin).unwrap();
+    let app = dir.path().join("Example.app");
+    copy_dir(&example(), &app);
+    let pem = dir.path().join("root.pem");
+    fs::copy(test_root_pem(), &pem).unwrap();
+    Unprivileged {
+        _dir: dir,
+        bin,
+        app,
+        pem,
+    }
+}
+
 #[test]
 fn the_running_system_needs_root_and_says_how() {
     // Run as `nobody` when this test runs as root (setpriv), else as ourselves.
-    let bin = assert_cmd::cargo::cargo_bin("smbless");
-    let ex = example();
+    let sandbox = unprivileged();
+    let bin = sandbox.bin.clone();
+    let ex = sandbox.app.clone();
     let mut cmd = if rustix_euid_is_root() {
         if !Path::new("/usr/bin/setpriv").exists() {
             eprintln!("setpriv missing; skipped");
@@ -450,9 +479,10 @@ fn the_running_system_needs_root_and_says_how() {
 
 #[test]
 fn an_unprivileged_dry_run_on_the_running_system_plans_as_root_and_writes_nothing() {
-    let bin = assert_cmd::cargo::cargo_bin("smbless");
-    let ex = example();
-    let pem = test_root_pem();
+    let sandbox = unprivileged();
+    let bin = sandbox.bin.clone();
+    let ex = sandbox.app.clone();
+    let pem = sandbox.pem.clone();
     let mut cmd = if rustix_euid_is_root() {
         if !Path::new("/usr/bin/setpriv").exists() {
             eprintln!("setpriv missing; skipped");
