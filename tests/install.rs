@@ -433,6 +433,23 @@ struct Unprivileged {
     pem: PathBuf,
 }
 
+impl Unprivileged {
+    /// The smbless command, run as `nobody` (via setpriv) when the tests run as root, else as
+    /// ourselves; `None` when root cannot drop privileges here (no setpriv).
+    fn command(&self) -> Option<std::process::Command> {
+        if !rustix_euid_is_root() {
+            return Some(std::process::Command::new(&self.bin));
+        }
+        if !Path::new("/usr/bin/setpriv").exists() {
+            return None;
+        }
+        let mut c = std::process::Command::new("/usr/bin/setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&self.bin);
+        Some(c)
+    }
+}
+
 fn unprivileged() -> Unprivileged {
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -452,21 +469,11 @@ fn unprivileged() -> Unprivileged {
 
 #[test]
 fn the_running_system_needs_root_and_says_how() {
-    // Run as `nobody` when this test runs as root (setpriv), else as ourselves.
     let sandbox = unprivileged();
-    let bin = sandbox.bin.clone();
     let ex = sandbox.app.clone();
-    let mut cmd = if rustix_euid_is_root() {
-        if !Path::new("/usr/bin/setpriv").exists() {
-            eprintln!("setpriv missing; skipped");
-            return;
-        }
-        let mut c = std::process::Command::new("/usr/bin/setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
-        c
-    } else {
-        std::process::Command::new(&bin)
+    let Some(mut cmd) = sandbox.command() else {
+        eprintln!("setpriv missing; skipped");
+        return;
     };
     let out = cmd
         .args(["bless", ex.to_str().unwrap(), "--service-manager", "none"])
@@ -480,20 +487,11 @@ fn the_running_system_needs_root_and_says_how() {
 #[test]
 fn an_unprivileged_dry_run_on_the_running_system_plans_as_root_and_writes_nothing() {
     let sandbox = unprivileged();
-    let bin = sandbox.bin.clone();
     let ex = sandbox.app.clone();
     let pem = sandbox.pem.clone();
-    let mut cmd = if rustix_euid_is_root() {
-        if !Path::new("/usr/bin/setpriv").exists() {
-            eprintln!("setpriv missing; skipped");
-            return;
-        }
-        let mut c = std::process::Command::new("/usr/bin/setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
-        c
-    } else {
-        std::process::Command::new(&bin)
+    let Some(mut cmd) = sandbox.command() else {
+        eprintln!("setpriv missing; skipped");
+        return;
     };
     let existed = Path::new("/Library/PrivilegedHelperTools").exists();
     let out = cmd

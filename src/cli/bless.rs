@@ -137,12 +137,24 @@ fn print_refusals(refusals: &[Refusal]) {
     }
 }
 
-fn json_with_ok(value: &impl serde::Serialize, ok: bool) -> anyhow::Result<()> {
-    let mut v = serde_json::to_value(value).context("serialising JSON output")?;
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("ok".into(), ok.into());
+/// Print `report` as JSON (with `"ok"` added) or through `print`, and turn `ok` into the
+/// command's outcome: the one ending of `bless`, `remove` and `status`.
+fn finish(
+    report: &impl serde::Serialize,
+    ok: bool,
+    json: bool,
+    print: impl FnOnce(),
+) -> anyhow::Result<Outcome> {
+    if json {
+        let mut v = serde_json::to_value(report).context("serialising JSON output")?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("ok".into(), ok.into());
+        }
+        output::print_json(&v)?;
+    } else {
+        print();
     }
-    output::print_json(&v)
+    Ok(Outcome::from_ok(ok))
 }
 
 /// Run `smbless bless`.
@@ -163,12 +175,7 @@ pub fn run_bless(args: BlessArgs) -> anyhow::Result<Outcome> {
         report.notes.insert(0, n.to_owned());
     }
     let ok = report.outcome != BlessOutcome::Refused;
-    if args.root.json {
-        json_with_ok(&report, ok)?;
-    } else {
-        print_bless(&report);
-    }
-    Ok(Outcome::from_ok(ok))
+    finish(&report, ok, args.root.json, || print_bless(&report))
 }
 
 fn print_bless(r: &BlessReport) {
@@ -248,12 +255,7 @@ pub fn run_remove(args: RemoveArgs) -> anyhow::Result<Outcome> {
         report.notes.insert(0, n.to_owned());
     }
     let ok = report.outcome != RemoveOutcome::Refused;
-    if args.root.json {
-        json_with_ok(&report, ok)?;
-    } else {
-        print_remove(&report);
-    }
-    Ok(Outcome::from_ok(ok))
+    finish(&report, ok, args.root.json, || print_remove(&report))
 }
 
 fn print_remove(r: &RemoveReport) {
@@ -292,12 +294,7 @@ pub fn run_status(args: StatusArgs) -> anyhow::Result<Outcome> {
         .helpers
         .iter()
         .all(|h| h.signature_valid != Some(false) && (h.installed || h.program.is_none()));
-    if args.root.json {
-        json_with_ok(&report, ok)?;
-    } else {
-        print_status(&report, note);
-    }
-    Ok(Outcome::from_ok(ok))
+    finish(&report, ok, args.root.json, || print_status(&report, note))
 }
 
 fn print_status(r: &StatusReport, note: Option<&str>) {
