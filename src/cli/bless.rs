@@ -2,14 +2,13 @@
 //! helpers. The library (`smbless::install`) decides; this module picks the service manager and
 //! the trust check, prints, and maps outcomes to exit codes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use smbless::install::{
-    self, Action, BlessOptions, BlessOutcome, BlessReport, NoServiceManager, Refusal,
-    RemoveOptions, RemoveOutcome, RemoveReport, ServiceManager, StatusOptions, StatusReport,
-    TrustCheck,
+    self, BlessOptions, BlessOutcome, BlessReport, JobBackend, NoServiceManager, Policy, Refusal,
+    RemoveOptions, RemoveOutcome, RemoveReport, StatusOptions, StatusReport, TrustCheck,
 };
 
 use super::signature::TrustArgs;
@@ -40,6 +39,40 @@ pub struct RootArgs {
     pub json: bool,
 }
 
+/// What the installer itself demands: shared by `bless`, `status --app` and `verify --root`, so
+/// the three predict the same thing.
+#[derive(Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// The helper must be signed by this team (leaf certificate subject.OU); repeatable. A
+    /// postinstall script should pin its team.
+    #[arg(long = "team-id", value_name = "TEAM")]
+    pub team_ids: Vec<String>,
+    /// The helper must also satisfy this requirement, whatever the app says.
+    #[arg(long, value_name = "REQ")]
+    pub requirement: Option<String>,
+    /// Development only: as root, accept ad-hoc/linker-signed/unsigned code and requirements
+    /// without anchor or team pinning. Never the default; printed in the report.
+    #[arg(long)]
+    pub allow_unpinned: bool,
+}
+
+impl PolicyArgs {
+    /// The library policy (`enforce` is decided by the library from the root and the uid).
+    pub fn policy(&self) -> Policy {
+        Policy {
+            enforce: false,
+            allow_unpinned: self.allow_unpinned,
+            team_ids: self.team_ids.clone(),
+            requirement: self.requirement.clone(),
+        }
+    }
+}
+
+/// The backend used to read installed job files for a prediction (never loads anything).
+pub fn backend_for_prediction() -> Box<dyn JobBackend> {
+    Box::new(NoServiceManager)
+}
+
 /// `smbless bless` arguments.
 #[derive(Args)]
 pub struct BlessArgs {
@@ -54,6 +87,8 @@ pub struct BlessArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// `smbless remove` arguments.
@@ -82,15 +117,16 @@ pub struct StatusArgs {
     pub app: Option<PathBuf>,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// The service manager for `root`, and a note when it was chosen by default.
 fn service_manager(
     args: &RootArgs,
-) -> anyhow::Result<(Box<dyn ServiceManager>, Option<&'static str>)> {
-    let system = std::fs::canonicalize(&args.root)
-        .with_context(|| format!("{}: cannot resolve --root", args.root.display()))?
-        == Path::new("/");
+) -> anyhow::Result<(Box<dyn JobBackend>, Option<&'static str>)> {
+    let system = install::is_system_root(&args.root)
+        .with_context(|| format!("{}: cannot resolve --root", args.root.display()))?;
     match args.service_manager {
         Some(ServiceManagerArg::None) => Ok((Box::new(NoServiceManager), None)),
         Some(ServiceManagerArg::Launchctl) => {
@@ -112,12 +148,12 @@ fn service_manager(
 }
 
 #[cfg(target_os = "macos")]
-fn launchctl() -> anyhow::Result<(Box<dyn ServiceManager>, Option<&'static str>)> {
+fn launchctl() -> anyhow::Result<(Box<dyn JobBackend>, Option<&'static str>)> {
     Ok((Box::new(install::Launchctl), None))
 }
 
 #[cfg(not(target_os = "macos"))]
-fn launchctl() -> anyhow::Result<(Box<dyn ServiceManager>, Option<&'static str>)> {
+fn launchctl() -> anyhow::Result<(Box<dyn JobBackend>, Option<&'static str>)> {
     bail!("--service-manager launchctl is only available on macOS; use --service-manager none")
 }
 
@@ -166,6 +202,7 @@ pub fn run_bless(args: BlessArgs) -> anyhow::Result<Outcome> {
         dry_run: args.dry_run,
         service: service.as_ref(),
         trust: trust.as_ref(),
+        policy: args.policy.policy(),
     };
     let mut report = install::bless(&args.app, args.label.as_deref(), &opts)?;
     if let Some(n) = note {
@@ -191,8 +228,8 @@ fn print_bless(r: &BlessReport) {
     if let Some(rec) = &r.recovered {
         println!("  recovered: {rec}");
     }
-    if let Some(a) = &r.action {
-        println!("  action: {}", a.describe());
+    if let Some(p) = &r.prediction {
+        println!("  prediction: {p}");
     }
     match r.outcome {
         BlessOutcome::Refused => print_refusals(&r.refusals),
@@ -288,6 +325,7 @@ pub fn run_status(args: StatusArgs) -> anyhow::Result<Outcome> {
         app: args.app.clone(),
         service: service.as_ref(),
         trust: trust.as_ref(),
+        policy: args.policy.policy(),
     };
     let report = install::status(args.label.as_deref(), &opts)?;
     let ok = report
@@ -334,19 +372,8 @@ fn print_status(r: &StatusReport, note: Option<&str>) {
         for p in &h.problems {
             println!("  problem: {p}");
         }
-        if let Some(a) = &h.bless_action {
-            let refused = h
-                .bless_refusal
-                .as_deref()
-                .map(|r| format!(" — but refused: {r}"))
-                .unwrap_or_default();
-            println!("  bless would: {}{refused}", describe(a));
-        } else if let Some(r) = &h.bless_refusal {
-            println!("  bless would be refused: {r}");
+        if let Some(p) = &h.prediction {
+            println!("  prediction: {p}");
         }
     }
-}
-
-fn describe(a: &Action) -> String {
-    a.describe()
 }

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
-use smbless::contract::{self, FindingId, Installed, Report, Severity};
+use smbless::contract::{self, FindingId, Report, Severity};
+use smbless::install::{self, InstalledAt, PredictOptions};
 
+use super::bless::{backend_for_prediction, PolicyArgs};
 use super::signature::TrustArgs;
 use super::{output, Outcome};
 
@@ -43,6 +45,8 @@ pub struct VerifyArgs {
     /// requirements.
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -53,18 +57,28 @@ pub struct VerifyArgs {
 
 /// Run `verify`.
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
-    let installed = match (args.root, args.installed) {
-        (Some(root), _) => Installed::Root(root),
-        (None, Some(path)) => Installed::Helper(path),
-        (None, None) => Installed::NotChecked,
-    };
+    let signature = args.trust.options()?;
     let options = contract::VerifyOptions {
         label: args.label,
-        signature: args.trust.options()?,
+        signature: signature.clone(),
         strict: args.strict,
-        installed,
     };
-    let report = contract::verify(&args.app, &options)?;
+    let mut report = contract::verify(&args.app, &options)?;
+    let at = match (args.root, args.installed) {
+        (Some(root), _) => Some(InstalledAt::Root(root)),
+        (None, Some(path)) => Some(InstalledAt::File(path)),
+        (None, None) => None,
+    };
+    if let Some(at) = at {
+        let trust = install::ContractTrust::new(signature);
+        let backend = backend_for_prediction();
+        let popts = PredictOptions {
+            service: backend.as_ref(),
+            trust: &trust,
+            policy: args.policy.policy(),
+        };
+        install::attach_predictions(&mut report, &args.app, &at, &popts)?;
+    }
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Human => print_human(&report),
@@ -95,19 +109,8 @@ fn print_human(report: &Report) {
         if let Some(dr) = &helper.designated_requirement {
             println!("    designated requirement: {dr}");
         }
-        if let Some(action) = helper.action {
-            let what = match (action, &helper.installed_version, &helper.version) {
-                (contract::Action::Install, _, _) => "install (nothing installed)".to_string(),
-                (contract::Action::Upgrade, Some(from), Some(to)) => {
-                    format!("upgrade from {from} to {to}")
-                }
-                (contract::Action::Upgrade, _, _) => "upgrade".to_string(),
-                (contract::Action::None, Some(from), Some(to)) => {
-                    format!("no change: installed {from} ≥ bundled {to}")
-                }
-                (contract::Action::None, _, _) => "no change".to_string(),
-            };
-            println!("    bless would: {what}");
+        if let Some(action) = &helper.action {
+            println!("    bless would: {action}");
         }
     }
     for f in &report.findings {

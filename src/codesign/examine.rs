@@ -214,7 +214,27 @@ fn examine_file(
         path: path.to_path_buf(),
         source,
     })?;
-    let container = Container::parse(map.bytes()).map_err(|source| ExamineError::Container {
+    examine_slices(path, map.bytes(), opts, bundle)
+}
+
+/// Examine a single Mach-O/ELF file already in memory: `bytes`, read from `path` (named in
+/// messages only). An installer uses it on bytes it read once, e.g. a copy read back from its
+/// own file descriptor.
+pub fn examine_bytes(
+    path: &Path,
+    bytes: &[u8],
+    opts: &ExamineOptions,
+) -> Result<Examination, ExamineError> {
+    examine_slices(path, bytes, opts, None)
+}
+
+fn examine_slices(
+    path: &Path,
+    bytes: &[u8],
+    opts: &ExamineOptions,
+    bundle: Option<&BundleContext>,
+) -> Result<Examination, ExamineError> {
+    let container = Container::parse(bytes).map_err(|source| ExamineError::Container {
         path: path.to_path_buf(),
         source,
     })?;

@@ -27,7 +27,7 @@ pub mod verify;
 pub use blob::{BlobEntry, SuperBlob};
 pub use directory::CodeDirectory;
 pub use error::SignatureError;
-pub use examine::{examine, Examination, ExamineError, ExamineOptions, SignedSlice};
+pub use examine::{examine, examine_bytes, Examination, ExamineError, ExamineOptions, SignedSlice};
 pub use hash::HashType;
 pub use reader::{hex, unhex};
 pub use signature::SliceSignature;

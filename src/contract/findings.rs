@@ -104,6 +104,8 @@ finding_ids! {
     SlicesDisagree = "slices-disagree", Error;
     /// The app does not satisfy the installed helper's `SMAuthorizedClients`: an update would be refused.
     InstalledClientRequirementUnsatisfied = "installed-client-requirement-unsatisfied", Error;
+    /// With `--root`/`--installed`: `bless` would refuse for a reason of its own (root policy, a foreign job, an unreadable or invalid installed helper, a refused launchd key).
+    BlessRefused = "bless-refused", Error;
     /// `--strict`: a requirement is not string-equal to the designated requirement it names.
     StrictRequirementMismatch = "strict-requirement-mismatch", Error;
     /// The installed helper's version is not older than the bundled one: bless changes nothing.

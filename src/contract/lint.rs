@@ -80,6 +80,27 @@ pub fn lacks_team_pinning(expr: &Expr) -> bool {
         })
 }
 
+/// Whether every way to satisfy `expr` pins one developer: the leaf's team (`subject.OU`) or
+/// name (`subject.CN`), a certificate hash (`certificate leaf|root|N = H"…"`), a cdhash,
+/// Apple's own code, or the Mac App Store leaf marker (Xcode's Developer ID requirement). The root policy of `bless` requires it in both directions.
+pub fn pins_team(expr: &Expr) -> bool {
+    every_path(expr, &|e| match e {
+        Expr::CertField {
+            slot: 0,
+            key,
+            matcher: Match::Equal(_),
+        } => is_key(key, "subject.OU") || is_key(key, "subject.CN"),
+        // Only Apple's App Store signing identity carries the Mac App Store leaf marker.
+        Expr::CertGeneric {
+            slot: 0,
+            oid,
+            matcher: Match::Exists,
+        } => oid == MAC_APP_STORE_LEAF,
+        Expr::AnchorHash { .. } | Expr::CdHash { .. } | Expr::AppleAnchor | Expr::False => true,
+        _ => false,
+    })
+}
+
 /// Whether a client requirement refuses older app versions: every way to satisfy it checks
 /// `info[CFBundleVersion]` with `>=`, `>` or `=`.
 pub fn has_downgrade_protection(expr: &Expr) -> bool {

@@ -10,6 +10,6 @@ mod verify;
 
 pub use findings::{Finding, FindingId, Severity};
 pub use verify::{
-    verify, Action, AppSummary, ContractError, HelperSummary, Installed, InstalledHelper, Report,
+    verify, AppSummary, ContractError, HelperSummary, Report,
     VerifyOptions,
 };

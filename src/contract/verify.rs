@@ -13,23 +13,11 @@ use crate::container::Container;
 use crate::mapped::MappedFile;
 use crate::plists::{self, EmbeddedPlists, Plist};
 use crate::requirement::{self, evaluate, Requirement};
-use crate::version::BundleVersion;
+
 
 use super::findings::{Finding, FindingId, Severity};
 use super::helper_plists::{check_info_plist, check_launchd_plist};
 use super::lint;
-
-/// Where the helper already installed on the machine is, for predicting what `bless` will do.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Installed {
-    /// Not asked: no prediction (`action` is `null`).
-    #[default]
-    NotChecked,
-    /// A root directory: the helper is `ROOT/Library/PrivilegedHelperTools/LABEL`.
-    Root(PathBuf),
-    /// The installed helper file itself (single-helper apps).
-    Helper(PathBuf),
-}
 
 /// Options of [`verify`].
 #[derive(Clone)]
@@ -42,20 +30,6 @@ pub struct VerifyOptions {
     /// to the helpers' designated requirements, exactly one `SMAuthorizedClients` entry equal to
     /// the app's.
     pub strict: bool,
-    /// The installed helper to compare with.
-    pub installed: Installed,
-}
-
-/// What `bless` would do with one helper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Nothing installed: install it.
-    Install,
-    /// An older version is installed: replace it.
-    Upgrade,
-    /// The installed version is the same or newer: leave it.
-    None,
 }
 
 /// The app's side of the report.
@@ -82,8 +56,9 @@ pub struct HelperSummary {
     pub version: Option<String>,
     /// Its designated requirement.
     pub designated_requirement: Option<String>,
-    /// What `bless` would do, when an installed location was given.
-    pub action: Option<Action>,
+    /// What `bless` would do, when asked (`smbless::install::predict`, attached by
+    /// `verify --root|--installed`): the planner's prediction, word for word.
+    pub action: Option<String>,
     /// The installed helper's version, when one is installed and readable.
     pub installed_version: Option<String>,
 }
@@ -638,13 +613,7 @@ impl Check<'_> {
             }
         }
 
-        self.installed(
-            label,
-            &shown,
-            helper_info.version.as_ref(),
-            app_code,
-            &mut summary,
-        );
+
         Some(summary)
     }
 
@@ -766,66 +735,6 @@ impl Check<'_> {
         }
     }
 
-    fn installed(
-        &mut self,
-        label: &str,
-        shown: &str,
-        bundled: Option<&BundleVersion>,
-        app_code: Option<&Code>,
-        summary: &mut HelperSummary,
-    ) {
-        let path = match &self.options.installed {
-            Installed::NotChecked => return,
-            Installed::Root(root) => root.join("Library/PrivilegedHelperTools").join(label),
-            Installed::Helper(path) => path.clone(),
-        };
-        if fs::symlink_metadata(&path).is_err() {
-            summary.action = Some(Action::Install);
-            return;
-        }
-        let installed = InstalledHelper::read(&path);
-        summary.installed_version = installed.version.as_ref().map(|v| v.to_string());
-        let newer = match (bundled, &installed.version) {
-            (Some(b), Some(i)) => b.is_upgrade_from(i),
-            // An unreadable installed version cannot block an update.
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if newer {
-            summary.action = Some(Action::Upgrade);
-        } else {
-            summary.action = Some(Action::None);
-            if let (Some(b), Some(i)) = (bundled, &installed.version) {
-                self.push(Finding::new(
-                    FindingId::VersionNotNewer,
-                    shown,
-                    format!("installed {label} is version {i} ≥ bundled {b}: bless will leave the installed helper in place"),
-                    "bump CFBundleVersion in the helper's Info.plist whenever the helper changes",
-                ));
-            }
-        }
-        if let (Some(app_code), true) = (app_code, newer) {
-            let installed_shown = display(&path);
-            let clients: Vec<Requirement> = installed
-                .authorized_clients
-                .iter()
-                .filter_map(|t| requirement::parse_requirement(t).ok())
-                .collect();
-            if !clients.iter().any(|r| satisfies(r, app_code).is_ok()) {
-                self.push(Finding::new(
-                    FindingId::InstalledClientRequirementUnsatisfied,
-                    installed_shown,
-                    format!(
-                        "the app does not satisfy the installed helper's SMAuthorizedClients ({} entries): SMJobBless will refuse the update",
-                        installed.authorized_clients.len()
-                    ),
-                    "the installed helper decides who may replace it: sign the app so it satisfies \
-                     the old requirement, or remove the installed helper first (`smbless remove`)",
-                ));
-            }
-        }
-    }
-
     fn smappservice(&mut self, bundle: &Bundle) {
         let dir = bundle.root().join(bundle::LAUNCH_DAEMONS_DIR);
         let Ok(entries) = fs::read_dir(&dir) else {
@@ -849,45 +758,5 @@ impl Check<'_> {
                 "ship one mechanism per helper: SMJobBless (deprecated since macOS 13) or SMAppService",
             ));
         }
-    }
-}
-
-/// What matters about an installed helper: its version and who may replace it.
-#[derive(Debug, Default)]
-pub struct InstalledHelper {
-    /// Its embedded `CFBundleVersion`, when readable.
-    pub version: Option<BundleVersion>,
-    /// Its embedded `SMAuthorizedClients`.
-    pub authorized_clients: Vec<String>,
-}
-
-impl InstalledHelper {
-    /// Read an installed helper's embedded Info.plist (first slice). Unreadable parts are absent.
-    pub fn read(path: &Path) -> InstalledHelper {
-        let mut out = InstalledHelper::default();
-        let Ok(file) = MappedFile::open(path) else {
-            return out;
-        };
-        let Ok(container) = Container::parse(file.bytes()) else {
-            return out;
-        };
-        let Ok(slices) = plists::embedded_all(&container) else {
-            return out;
-        };
-        let Some(info) = slices.into_iter().next().and_then(|p| p.info) else {
-            return out;
-        };
-        out.version = info
-            .string("CFBundleVersion")
-            .ok()
-            .flatten()
-            .and_then(|v| BundleVersion::parse(v).ok());
-        if let Ok(Some(entries)) = info.array("SMAuthorizedClients") {
-            out.authorized_clients = entries
-                .iter()
-                .filter_map(|v| v.as_string().map(str::to_string))
-                .collect();
-        }
-        out
     }
 }

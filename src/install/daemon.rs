@@ -28,6 +28,38 @@ pub fn daemon_plist(
     dict
 }
 
+/// The job file for the helper installed at `installed`: [`daemon_plist`] as XML.
+pub fn render(
+    embedded: &plist::Dictionary,
+    installed: &Path,
+    app_id: &str,
+) -> Result<Vec<u8>, Vec<super::Refusal>> {
+    let dict = daemon_plist(embedded, installed, app_id);
+    to_xml(&dict).map_err(|e| {
+        vec![super::Refusal::new(
+            super::RefusalId::LaunchdKeyRefused,
+            format!("the daemon plist cannot be written: {e}"),
+            "keep the embedded launchd plist to plain property-list values",
+        )]
+    })
+}
+
+/// What an installed job file runs: `ProgramArguments[0]`, else `Program`; `Err` when it is
+/// not a property-list dictionary.
+pub fn program_of(job: &[u8]) -> Result<Option<String>, String> {
+    let value: plist::Value = plist::from_bytes(job).map_err(|e| e.to_string())?;
+    let dict = value
+        .as_dictionary()
+        .ok_or_else(|| "not a dictionary".to_string())?;
+    Ok(dict
+        .get("ProgramArguments")
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_string())
+        .or_else(|| dict.get("Program").and_then(|v| v.as_string()))
+        .map(str::to_owned))
+}
+
 /// Serialise a plist dictionary as XML, the format of hand-written `/Library/LaunchDaemons`
 /// plists (and the one `plutil -lint` and humans read).
 pub fn to_xml(dict: &plist::Dictionary) -> Result<Vec<u8>, plist::Error> {

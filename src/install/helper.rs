@@ -7,7 +7,6 @@ use crate::container::Container;
 use crate::plists;
 use crate::version::{BundleVersion, VersionError};
 
-use super::fsutil;
 use super::InstallError;
 
 /// The largest helper smbless installs. Helpers are small daemons; the cap bounds what a root
@@ -52,12 +51,6 @@ impl HelperFacts {
             info,
             launchd,
         })
-    }
-
-    /// Read and parse the helper at `path` (a regular file, not followed through a symlink).
-    pub fn read(path: &Path) -> Result<(HelperFacts, Vec<u8>), InstallError> {
-        let data = fsutil::read_regular(path, MAX_HELPER_SIZE)?;
-        Ok((HelperFacts::parse(path, &data)?, data))
     }
 
     fn info_string(&self, key: &str) -> Option<&str> {

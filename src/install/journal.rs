@@ -21,13 +21,13 @@
 //! At every point the two installed names hold either the old pair or the new pair, or are in
 //! a state that a journal unambiguously completes to one of them.
 
-use std::fs;
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{self, io_err};
-use super::layout::Layout;
+use super::dir::Dir;
+use super::layout::{
+    journal_name, new_helper_name, new_plist_name, old_helper_name, old_plist_name, plist_name,
+    Dirs,
+};
 use super::InstallError;
 
 /// Journals are tiny; anything larger is not ours.
@@ -86,13 +86,21 @@ impl Journal {
     }
 }
 
-/// Read the journal of `label`, if any.
-pub fn read(layout: &Layout, label: &str) -> Result<Option<Journal>, InstallError> {
-    let path = layout.journal(label);
-    if !fsutil::exists_no_follow(&path)? {
+/// Read the journal of `label`, if any. A journal that is a symlink, too large, malformed or
+/// about another label is an error: recovery never guesses.
+pub fn read(dirs: &Dirs, label: &str) -> Result<Option<Journal>, InstallError> {
+    let name = journal_name(label);
+    let path = dirs.state.child(&name);
+    let Some(bytes) = dirs
+        .state
+        .read_if_present(&name, MAX_JOURNAL_SIZE)
+        .map_err(|e| InstallError::Journal {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?
+    else {
         return Ok(None);
-    }
-    let bytes = fsutil::read_regular(&path, MAX_JOURNAL_SIZE)?;
+    };
     let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| InstallError::Journal {
         path: path.clone(),
         reason: e.to_string(),
@@ -110,39 +118,45 @@ pub fn read(layout: &Layout, label: &str) -> Result<Option<Journal>, InstallErro
 }
 
 /// Write the journal atomically and durably.
-pub fn write(layout: &Layout, journal: &Journal) -> Result<(), InstallError> {
-    let path = layout.journal(&journal.label);
-    let tmp = layout
-        .state_dir()
-        .join(format!(".{}.journal-new", journal.label));
-    fsutil::remove_if_present(&tmp)?;
+pub fn write(dirs: &Dirs, journal: &Journal) -> Result<(), InstallError> {
+    let name = journal_name(&journal.label);
+    let tmp = format!(".{}.journal-new", journal.label);
+    dirs.state.remove(&tmp)?;
     let bytes = serde_json::to_vec_pretty(journal).map_err(|e| InstallError::Journal {
-        path: path.clone(),
+        path: dirs.state.child(&name),
         reason: e.to_string(),
     })?;
-    drop(fsutil::create_synced(&tmp, &bytes)?);
-    fs::rename(&tmp, &path).map_err(io_err(&tmp, "renaming"))?;
-    fsutil::sync_dir(&layout.state_dir())
+    drop(dirs.state.create_synced(&tmp, &bytes)?);
+    dirs.state.rename(&tmp, &name)?;
+    dirs.state.sync()
 }
 
 /// Delete the journal durably.
-pub fn clear(layout: &Layout, label: &str) -> Result<(), InstallError> {
-    if fsutil::remove_if_present(&layout.journal(label))? {
-        fsutil::sync_dir(&layout.state_dir())?;
+pub fn clear(dirs: &Dirs, label: &str) -> Result<(), InstallError> {
+    if dirs.state.remove(&journal_name(label))? {
+        dirs.state.sync()?;
     }
     Ok(())
 }
 
+/// The temporary and backup names an install of `label` uses: (directory, name).
+fn leftovers<'d>(dirs: &'d Dirs, label: &str) -> [(&'d Dir, String); 5] {
+    [
+        (&dirs.helper, new_helper_name(label)),
+        (&dirs.helper, old_helper_name(label)),
+        (&dirs.daemon, new_plist_name(label)),
+        (&dirs.daemon, old_plist_name(label)),
+        (&dirs.state, format!(".{label}.journal-new")),
+    ]
+}
+
 /// Whether anything an interrupted install leaves behind exists for `label`.
-pub fn pending(layout: &Layout, label: &str) -> Result<bool, InstallError> {
-    for path in [
-        layout.journal(label),
-        layout.new_helper(label),
-        layout.old_helper(label),
-        layout.new_plist(label),
-        layout.old_plist(label),
-    ] {
-        if fsutil::exists_no_follow(&path)? {
+pub fn pending(dirs: &Dirs, label: &str) -> Result<bool, InstallError> {
+    if dirs.state.exists(&journal_name(label))? {
+        return Ok(true);
+    }
+    for (dir, name) in leftovers(dirs, label) {
+        if dir.exists(&name)? {
             return Ok(true);
         }
     }
@@ -150,67 +164,59 @@ pub fn pending(layout: &Layout, label: &str) -> Result<bool, InstallError> {
 }
 
 /// Delete temporaries and backups (no journal refers to them any more).
-pub fn remove_leftovers(layout: &Layout, label: &str) -> Result<bool, InstallError> {
+pub fn remove_leftovers(dirs: &Dirs, label: &str) -> Result<bool, InstallError> {
     let mut any = false;
-    for path in [layout.new_helper(label), layout.old_helper(label)] {
-        any |= fsutil::remove_if_present(&path)?;
+    for (dir, name) in leftovers(dirs, label) {
+        any |= dir.remove(&name)?;
     }
-    for path in [layout.new_plist(label), layout.old_plist(label)] {
-        any |= fsutil::remove_if_present(&path)?;
-    }
-    let tmp = layout.state_dir().join(format!(".{label}.journal-new"));
-    any |= fsutil::remove_if_present(&tmp)?;
     if any {
-        fsutil::sync_dir(&layout.helper_dir())?;
-        fsutil::sync_dir(&layout.daemon_dir())?;
+        dirs.helper.sync()?;
+        dirs.daemon.sync()?;
     }
     Ok(any)
 }
 
 /// Move whichever new file is still under its temporary name into place (roll forward).
-pub fn roll_forward(layout: &Layout, label: &str) -> Result<(), InstallError> {
-    if fsutil::exists_no_follow(&layout.new_helper(label))? {
-        fsutil::rename(&layout.new_helper(label), &layout.helper(label))?;
+pub fn roll_forward(dirs: &Dirs, label: &str) -> Result<(), InstallError> {
+    if dirs.helper.exists(&new_helper_name(label))? {
+        dirs.helper.rename(&new_helper_name(label), label)?;
         super::failpoint("helper-renamed");
     }
-    if fsutil::exists_no_follow(&layout.new_plist(label))? {
-        fsutil::rename(&layout.new_plist(label), &layout.plist(label))?;
+    if dirs.daemon.exists(&new_plist_name(label))? {
+        dirs.daemon.rename(&new_plist_name(label), &plist_name(label))?;
     }
-    fsutil::sync_dir(&layout.helper_dir())?;
-    fsutil::sync_dir(&layout.daemon_dir())?;
+    dirs.helper.sync()?;
+    dirs.daemon.sync()?;
     super::failpoint("plist-renamed");
     Ok(())
 }
 
 /// Put the old files back (or remove the new ones on a fresh install). Idempotent: a restore
 /// interrupted half-way is finished by running it again.
-pub fn roll_back(layout: &Layout, journal: &Journal) -> Result<(), InstallError> {
+pub fn roll_back(dirs: &Dirs, journal: &Journal) -> Result<(), InstallError> {
     let label = journal.label.as_str();
-    restore_one(
-        &layout.old_helper(label),
-        &layout.helper(label),
-        journal.had_old_helper,
-    )?;
+    restore_one(&dirs.helper, &old_helper_name(label), label, journal.had_old_helper)?;
     super::failpoint("rollback-helper-restored");
     restore_one(
-        &layout.old_plist(label),
-        &layout.plist(label),
+        &dirs.daemon,
+        &old_plist_name(label),
+        &plist_name(label),
         journal.had_old_plist,
     )?;
-    fsutil::remove_if_present(&layout.new_helper(label))?;
-    fsutil::remove_if_present(&layout.new_plist(label))?;
-    fsutil::sync_dir(&layout.helper_dir())?;
-    fsutil::sync_dir(&layout.daemon_dir())
+    dirs.helper.remove(&new_helper_name(label))?;
+    dirs.daemon.remove(&new_plist_name(label))?;
+    dirs.helper.sync()?;
+    dirs.daemon.sync()
 }
 
-fn restore_one(backup: &Path, installed: &Path, had_old: bool) -> Result<(), InstallError> {
+fn restore_one(dir: &Dir, backup: &str, installed: &str, had_old: bool) -> Result<(), InstallError> {
     if had_old {
         // No backup left means it was already renamed back.
-        if fsutil::exists_no_follow(backup)? {
-            fsutil::rename(backup, installed)?;
+        if dir.exists(backup)? {
+            dir.rename(backup, installed)?;
         }
     } else {
-        fsutil::remove_if_present(installed)?;
+        dir.remove(installed)?;
     }
     Ok(())
 }

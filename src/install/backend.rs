@@ -1,7 +1,17 @@
-//! Loading and unloading the daemon: `launchctl` on macOS, nothing elsewhere.
+//! The job backend: everything about the installed job that belongs to one service manager —
+//! how the job file is rendered from the helper's embedded plist, where it lives and what it
+//! is called, which program an installed job file runs (for listing and for recognising a
+//! foreign job), and loading, unloading and asking whether it is loaded.
 //!
-//! The command lines are built by [`launchctl_command`], a pure function tested on every OS;
-//! only running them is macOS-only ([`Launchctl`]).
+//! launchd is the backend today: [`Launchctl`] on macOS (`/bin/launchctl`), and
+//! [`NoServiceManager`] (launchd's file format, nothing loaded) for staging roots and other
+//! systems; tests add a recording backend. A systemd or SMAppService backend is one new file:
+//! implement [`JobBackend`] — `job_dir`/`job_file_name`/`render`/`program_of` for its unit
+//! format (`Library/LaunchDaemons` → `etc/systemd/system`, plist → unit file) and
+//! `unload`/`load`/`is_loaded` for its manager (`systemctl disable --now` / `enable --now` /
+//! `is-active`); the journal swaps whatever `job_file_name` names, the planner and executor
+//! do not change. The launchctl command lines are built by [`launchctl_command`], a pure
+//! function tested on every OS; only running them is macOS-only.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -108,10 +118,38 @@ pub struct ServiceError {
     pub message: String,
 }
 
-/// Loads and unloads system daemons.
-pub trait ServiceManager {
+/// One service manager's view of an installed job (see the module documentation).
+pub trait JobBackend {
     /// Which manager this is.
     fn kind(&self) -> ServiceManagerKind;
+
+    /// The directory (relative to the root) job files live in.
+    fn job_dir(&self) -> &'static str {
+        super::layout::DAEMON_DIR
+    }
+
+    /// The job file's name for `label`.
+    fn job_file_name(&self, label: &str) -> String {
+        super::layout::plist_name(label)
+    }
+
+    /// Render the job file for the helper installed at `program` (its system path) from the
+    /// helper's embedded launchd plist: launchd's XML plist with `ProgramArguments` set by
+    /// smbless. `Err` lists the keys that must be refused.
+    fn render(
+        &self,
+        embedded: &plist::Dictionary,
+        program: &Path,
+        app_id: &str,
+    ) -> Result<Vec<u8>, Vec<super::Refusal>> {
+        super::daemon::render(embedded, program, app_id)
+    }
+
+    /// The program an installed job file runs (`ProgramArguments[0]`, else `Program`);
+    /// `Err` when the file is not a job this backend can read.
+    fn program_of(&self, job: &[u8]) -> Result<Option<String>, String> {
+        super::daemon::program_of(job)
+    }
 
     /// The command lines this manager would run for `op` (empty for `none`), for plans.
     fn commands(&self, op: &LaunchctlOp) -> Vec<Vec<OsString>>;
@@ -119,8 +157,8 @@ pub trait ServiceManager {
     /// Stop and unload `label`. Not being loaded is not an error.
     fn bootout(&self, label: &str) -> Result<(), ServiceError>;
 
-    /// Load the daemon from `plist`.
-    fn bootstrap(&self, plist: &Path) -> Result<(), ServiceError>;
+    /// Load the job from its file (`job`, the system path).
+    fn bootstrap(&self, job: &Path) -> Result<(), ServiceError>;
 
     /// Whether `label` is loaded; `None` when this manager cannot tell.
     fn is_loaded(&self, label: &str) -> Option<bool>;
@@ -130,7 +168,7 @@ pub trait ServiceManager {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoServiceManager;
 
-impl ServiceManager for NoServiceManager {
+impl JobBackend for NoServiceManager {
     fn kind(&self) -> ServiceManagerKind {
         ServiceManagerKind::None
     }
@@ -193,7 +231,7 @@ impl Launchctl {
 }
 
 #[cfg(target_os = "macos")]
-impl ServiceManager for Launchctl {
+impl JobBackend for Launchctl {
     fn kind(&self) -> ServiceManagerKind {
         ServiceManagerKind::Launchctl
     }

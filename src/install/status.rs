@@ -1,0 +1,238 @@
+//! `status`: every installed helper, its version, signature and load state, and — with an app —
+//! the planner's prediction for it, in the words `bless --dry-run` uses.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use super::backend::{JobBackend, ServiceManagerKind};
+use super::bless::{predict, InstalledAt, PredictOptions};
+use super::installed::{self, MAX_JOB_SIZE};
+use super::layout::{Layout, HELPER_DIR};
+use super::policy::Policy;
+use super::trust::TrustCheck;
+use super::{unsafe_refusal, validate_label, Action, InstallError};
+
+/// How to report status.
+pub struct StatusOptions<'a> {
+    /// The root (`/` for the running system).
+    pub root: PathBuf,
+    /// When set, say what a bless of this app would do for each of its helpers.
+    pub app: Option<PathBuf>,
+    /// Asks whether jobs are loaded; reads job files.
+    pub service: &'a dyn JobBackend,
+    /// Checks signatures and requirements.
+    pub trust: &'a dyn TrustCheck,
+    /// The installer policy a bless would apply.
+    pub policy: Policy,
+}
+
+/// One installed helper.
+#[derive(Debug, Clone, Serialize)]
+pub struct HelperStatus {
+    /// The job label.
+    pub label: String,
+    /// The daemon plist (under the root).
+    pub plist: PathBuf,
+    /// The helper as the plist names it (system path).
+    pub program: Option<PathBuf>,
+    /// The helper under the root.
+    pub path: Option<PathBuf>,
+    /// Whether the helper file exists.
+    pub installed: bool,
+    /// `CFBundleVersion` of the installed helper.
+    pub version: Option<String>,
+    /// Whether its signature is valid (`None`: not checked or not installed).
+    pub signature_valid: Option<bool>,
+    /// Why the signature is not valid.
+    pub signature_problems: Vec<String>,
+    /// Whether launchd has the job loaded (`None`: unknown, e.g. off macOS).
+    pub loaded: Option<bool>,
+    /// With `--app`: the prediction, word for word what `bless --dry-run` says.
+    pub prediction: Option<String>,
+    /// With `--app`: the action, when the bless would go ahead.
+    pub bless_action: Option<Action>,
+    /// Problems reading this entry.
+    pub problems: Vec<String>,
+}
+
+/// The result of [`status`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The resolved root.
+    pub root: PathBuf,
+    /// The service manager asked about load state.
+    pub service_manager: ServiceManagerKind,
+    /// Every installed helper (or the one asked about).
+    pub helpers: Vec<HelperStatus>,
+}
+
+/// Whether `program` is a plain path below `/Library/PrivilegedHelperTools` (a `..` could
+/// point a read anywhere); the relative name when it is.
+fn helper_name(program: &str) -> Option<String> {
+    let prefix = Path::new("/").join(HELPER_DIR);
+    let rest = Path::new(program).strip_prefix(prefix).ok()?;
+    let comps: Vec<_> = rest.components().collect();
+    match comps.as_slice() {
+        [Component::Normal(n)] => Some(n.to_string_lossy().into_owned()),
+        _ => None,
+    }
+}
+
+/// List installed helpers: job files whose program is in `Library/PrivilegedHelperTools`.
+/// With `label`, only that one (reported as not installed when absent).
+pub fn status(label: Option<&str>, opts: &StatusOptions<'_>) -> Result<StatusReport, InstallError> {
+    if let Some(l) = label {
+        validate_label(l)?;
+    }
+    let layout = match Layout::open(&opts.root)? {
+        Ok(l) => l,
+        Err(u) => {
+            let r = unsafe_refusal(vec![u]);
+            return Err(InstallError::Io {
+                path: opts.root.clone(),
+                op: "checking the root",
+                source: std::io::Error::other(r.details.join("; ")),
+            });
+        }
+    };
+    let checked = layout.check()?;
+    let mut helpers = Vec::new();
+    if let Some(daemon) = &checked.daemon {
+        for name in daemon.names()? {
+            if name.starts_with('.') || !name.ends_with(".plist") {
+                continue;
+            }
+            let Ok(bytes) = daemon.read(&name, MAX_JOB_SIZE) else {
+                continue;
+            };
+            let Some(program) = opts.service.program_of(&bytes).ok().flatten() else {
+                continue;
+            };
+            let Some(file) = helper_name(&program) else {
+                continue;
+            };
+            let job_label = plist::from_bytes::<plist::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.as_dictionary()?.get("Label")?.as_string().map(str::to_owned))
+                .unwrap_or_else(|| name.trim_end_matches(".plist").to_owned());
+            if label.is_some_and(|l| l != job_label) {
+                continue;
+            }
+            helpers.push(entry(&layout, &checked, &job_label, &name, &program, &file, opts)?);
+        }
+    }
+    if let Some(l) = label {
+        if helpers.is_empty() {
+            helpers.push(HelperStatus {
+                label: l.to_owned(),
+                plist: layout.plist(l),
+                program: None,
+                path: None,
+                installed: false,
+                version: None,
+                signature_valid: None,
+                signature_problems: Vec::new(),
+                loaded: opts.service.is_loaded(l),
+                prediction: None,
+                bless_action: None,
+                problems: Vec::new(),
+            });
+        }
+    }
+    if let Some(app) = &opts.app {
+        let labels: Vec<String> = helpers.iter().map(|h| h.label.clone()).collect();
+        let popts = PredictOptions {
+            service: opts.service,
+            trust: opts.trust,
+            policy: opts.policy.clone(),
+        };
+        let at = InstalledAt::Root(opts.root.clone());
+        let predictions = if labels.is_empty() {
+            predict(app, &[], &at, &popts)?
+        } else {
+            predict(app, &labels, &at, &popts)?
+        };
+        for p in predictions {
+            let entry = match helpers.iter_mut().find(|h| h.label == p.label) {
+                Some(e) => e,
+                None => {
+                    helpers.push(HelperStatus {
+                        label: p.label.clone(),
+                        plist: layout.plist(&p.label),
+                        program: None,
+                        path: None,
+                        installed: false,
+                        version: None,
+                        signature_valid: None,
+                        signature_problems: Vec::new(),
+                        loaded: opts.service.is_loaded(&p.label),
+                        prediction: None,
+                        bless_action: None,
+                        problems: Vec::new(),
+                    });
+                    helpers.last_mut().ok_or_else(|| InstallError::LabelInvalid { label: p.label.clone() })?
+                }
+            };
+            entry.bless_action = p.decision.action().cloned();
+            entry.prediction = Some(p.text);
+        }
+    }
+    Ok(StatusReport {
+        root: layout.root().to_path_buf(),
+        service_manager: opts.service.kind(),
+        helpers,
+    })
+}
+
+fn entry(
+    layout: &Layout,
+    checked: &super::layout::Checked,
+    label: &str,
+    plist_file: &str,
+    program: &str,
+    file: &str,
+    opts: &StatusOptions<'_>,
+) -> Result<HelperStatus, InstallError> {
+    let path = layout.helper_dir().join(file);
+    let mut entry = HelperStatus {
+        label: label.to_owned(),
+        plist: layout.daemon_dir().join(plist_file),
+        program: Some(PathBuf::from(program)),
+        path: Some(path.clone()),
+        installed: false,
+        version: None,
+        signature_valid: None,
+        signature_problems: Vec::new(),
+        loaded: opts.service.is_loaded(label),
+        prediction: None,
+        bless_action: None,
+        problems: Vec::new(),
+    };
+    let read = match &checked.helper {
+        Some(h) => installed::read_helper(h, file)?,
+        None => None,
+    };
+    match read {
+        None => entry.problems.push(format!("{} is missing", path.display())),
+        Some(Err(reason)) => {
+            entry.installed = true;
+            entry.problems.push(reason);
+        }
+        Some(Ok(h)) => {
+            entry.installed = true;
+            match h.facts.version() {
+                Ok(v) => entry.version = Some(v.to_string()),
+                Err(e) => entry.problems.push(e.to_string()),
+            }
+            match opts.trust.signature_valid(&path, &h.bytes) {
+                Ok(v) => {
+                    entry.signature_valid = Some(v.passed());
+                    entry.signature_problems = v.reasons().to_vec();
+                }
+                Err(e) => entry.problems.push(format!("signature not checked: {e}")),
+            }
+        }
+    }
+    Ok(entry)
+}
