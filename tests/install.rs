@@ -610,8 +610,18 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Run `smbless bless APP --root ROOT` (debug build) pausing at `point`; `swap` runs while it
 /// is paused, then it continues.
-fn bless_paused(app: &Path, r: &Root, point: &str, swap: impl FnOnce(), extra: &[&str]) -> (i32, serde_json::Value) {
-    let flag = r.path.parent().unwrap().join(format!("pause-{}", std::process::id()));
+fn bless_paused(
+    app: &Path,
+    r: &Root,
+    point: &str,
+    swap: impl FnOnce(),
+    extra: &[&str],
+) -> (i32, serde_json::Value) {
+    let flag = r
+        .path
+        .parent()
+        .unwrap()
+        .join(format!("pause-{}", std::process::id()));
     let _ = fs::remove_file(&flag);
     let mut args: Vec<String> = vec![
         "bless".into(),
@@ -640,9 +650,17 @@ fn bless_paused(app: &Path, r: &Root, point: &str, swap: impl FnOnce(), extra: &
     swap();
     let _ = fs::remove_file(&flag);
     let out = child.wait_with_output().unwrap();
-    assert!(reached, "{point}: never paused; stderr {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        reached,
+        "{point}: never paused; stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: stdout {:?} stderr {:?}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{e}: stdout {:?} stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status.code().unwrap_or(-1), json)
 }
@@ -657,7 +675,14 @@ fn the_app_swapped_at_each_step_changes_nothing() {
         eprintln!("pause points exist in debug builds only; skipped");
         return;
     }
-    let points = ["captured", "judged", "locked", "helper-copied", "helper-verified", "plist-written"];
+    let points = [
+        "captured",
+        "judged",
+        "locked",
+        "helper-copied",
+        "helper-verified",
+        "plist-written",
+    ];
     for point in points {
         let tmp = tempfile::tempdir().unwrap();
         let real = tmp.path().join("real/Example.app");
@@ -665,22 +690,40 @@ fn the_app_swapped_at_each_step_changes_nothing() {
         copy_dir(&example(), &real);
         copy_dir(&example(), &evil);
         let plist = evil.join("Contents/Info.plist");
-        let mut dict = plist::Value::from_file(&plist).unwrap().into_dictionary().unwrap();
+        let mut dict = plist::Value::from_file(&plist)
+            .unwrap()
+            .into_dictionary()
+            .unwrap();
         let mut privileged = plist::Dictionary::new();
         privileged.insert(LABEL.into(), "always".into());
         dict.insert("SMPrivilegedExecutables".into(), privileged.into());
         plist::Value::Dictionary(dict).to_file_xml(&plist).unwrap();
-        let adhoc = fixture("contract/helper-adhoc.app/Contents/Library/LaunchServices").join(LABEL);
-        fs::copy(&adhoc, evil.join("Contents/Library/LaunchServices").join(LABEL)).unwrap();
+        let adhoc =
+            fixture("contract/helper-adhoc.app/Contents/Library/LaunchServices").join(LABEL);
+        fs::copy(
+            &adhoc,
+            evil.join("Contents/Library/LaunchServices").join(LABEL),
+        )
+        .unwrap();
         // The path bless is given is a link the attacker flips.
         let link = tmp.path().join("Example.app");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let r = root(Some("helper-0.9"));
-        let (code, json) = bless_paused(&link, &r, point, || {
-            fs::remove_file(&link).unwrap();
-            std::os::unix::fs::symlink(&evil, &link).unwrap();
-            fs::copy(&adhoc, real.join("Contents/Library/LaunchServices").join(LABEL)).unwrap();
-        }, &[]);
+        let (code, json) = bless_paused(
+            &link,
+            &r,
+            point,
+            || {
+                fs::remove_file(&link).unwrap();
+                std::os::unix::fs::symlink(&evil, &link).unwrap();
+                fs::copy(
+                    &adhoc,
+                    real.join("Contents/Library/LaunchServices").join(LABEL),
+                )
+                .unwrap();
+            },
+            &[],
+        );
         assert_eq!(code, 0, "{point}: {json:#}");
         assert_eq!(json["outcome"], "installed", "{point}: {json:#}");
         assert_eq!(fs::read(r.helper()).unwrap(), bundled_helper(), "{point}");

@@ -122,9 +122,7 @@ pub struct StatusArgs {
 }
 
 /// The service manager for `root`, and a note when it was chosen by default.
-fn service_manager(
-    args: &RootArgs,
-) -> anyhow::Result<(Box<dyn JobBackend>, Option<&'static str>)> {
+fn service_manager(args: &RootArgs) -> anyhow::Result<(Box<dyn JobBackend>, Option<&'static str>)> {
     let system = install::is_system_root(&args.root)
         .with_context(|| format!("{}: cannot resolve --root", args.root.display()))?;
     match args.service_manager {

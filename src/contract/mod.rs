@@ -9,7 +9,4 @@ pub mod setreq;
 mod verify;
 
 pub use findings::{Finding, FindingId, Severity};
-pub use verify::{
-    verify, AppSummary, ContractError, HelperSummary, Report,
-    VerifyOptions,
-};
+pub use verify::{verify, AppSummary, ContractError, HelperSummary, Report, VerifyOptions};

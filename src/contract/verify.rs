@@ -14,7 +14,6 @@ use crate::mapped::MappedFile;
 use crate::plists::{self, EmbeddedPlists, Plist};
 use crate::requirement::{self, evaluate, Requirement};
 
-
 use super::findings::{Finding, FindingId, Severity};
 use super::helper_plists::{check_info_plist, check_launchd_plist};
 use super::lint;
@@ -612,7 +611,6 @@ impl Check<'_> {
                 }
             }
         }
-
 
         Some(summary)
     }

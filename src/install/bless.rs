@@ -194,9 +194,16 @@ fn facts(
 ) -> Result<(Facts, Option<Vec<u8>>), InstallError> {
     let label = ex.label.as_str();
     let bundled = match &ex.helper {
-        Ok((f, _)) => f
-            .version()
-            .map_err(|e| format!("{}: {e}", ex.snapshot.original().join(LAUNCH_SERVICES_DIR).join(label).display())),
+        Ok((f, _)) => f.version().map_err(|e| {
+            format!(
+                "{}: {e}",
+                ex.snapshot
+                    .original()
+                    .join(LAUNCH_SERVICES_DIR)
+                    .join(label)
+                    .display()
+            )
+        }),
         Err(e) => Err(e.clone()),
     };
     let installer = match (policy.installer_requirement(), &ex.helper) {
@@ -368,7 +375,15 @@ fn installed_file(
     };
     let d = Dir::open_path(parent)?;
     let name = name.to_string_lossy();
-    installed::read(Some(&d), None, &name, opts.service, opts.trust, &ex.judgement).map(|i| {
+    installed::read(
+        Some(&d),
+        None,
+        &name,
+        opts.service,
+        opts.trust,
+        &ex.judgement,
+    )
+    .map(|i| {
         // `read` names what it read under the directory; keep the path the user gave.
         match i {
             Installed::Nothing if !d.exists(&name).unwrap_or(false) => Installed::Nothing,
@@ -509,10 +524,23 @@ pub fn bless(
         ));
         return Ok(report);
     }
-    report.plan = Some(make_plan(&layout, &label, &action, &[], opts.service, true)?);
-    let (Ok((_, helper_bytes)), Some(job), Some(requirement)) = (&ex.helper, job, facts.requirement.as_deref()) else {
+    report.plan = Some(make_plan(
+        &layout,
+        &label,
+        &action,
+        &[],
+        opts.service,
+        true,
+    )?);
+    let (Ok((_, helper_bytes)), Some(job), Some(requirement)) =
+        (&ex.helper, job, facts.requirement.as_deref())
+    else {
         return Err(InstallError::HelperUnreadable {
-            path: ex.snapshot.original().join(LAUNCH_SERVICES_DIR).join(&label),
+            path: ex
+                .snapshot
+                .original()
+                .join(LAUNCH_SERVICES_DIR)
+                .join(&label),
             reason: "the examined helper has no launchd plist to install".into(),
         });
     };
@@ -561,13 +589,19 @@ fn dry_run(
         report.refusals.push(unsafe_refusal(checked.unsafe_dirs));
         return Ok(report);
     }
-    if let (Some(helper), Some(daemon), Some(state)) = (&checked.helper, &checked.daemon, &checked.state) {
-        let dirs_pending = [helper, daemon, state]
-            .iter()
-            .any(|d| d.exists(&format!(".{}.smbless-new", report.label)).unwrap_or(false))
-            || state.exists(&super::layout::journal_name(&report.label)).unwrap_or(false);
+    if let (Some(helper), Some(daemon), Some(state)) =
+        (&checked.helper, &checked.daemon, &checked.state)
+    {
+        let dirs_pending = [helper, daemon, state].iter().any(|d| {
+            d.exists(&format!(".{}.smbless-new", report.label))
+                .unwrap_or(false)
+        }) || state
+            .exists(&super::layout::journal_name(&report.label))
+            .unwrap_or(false);
         if dirs_pending {
-            report.notes.push("an interrupted earlier install is pending; a real run recovers it first".into());
+            report.notes.push(
+                "an interrupted earlier install is pending; a real run recovers it first".into(),
+            );
         }
     }
     let installed = installed::read(

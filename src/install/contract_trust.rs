@@ -48,7 +48,12 @@ fn unsatisfied(req: &Requirement, ex: &Examination) -> Vec<String> {
         .filter_map(|slice| {
             let evaluation = evaluate(req, slice);
             (!evaluation.satisfied).then(|| {
-                format!("{} [{}]: {}", ex.path.display(), slice.arch, evaluation.reason())
+                format!(
+                    "{} [{}]: {}",
+                    ex.path.display(),
+                    slice.arch,
+                    evaluation.reason()
+                )
             })
         })
         .collect()
@@ -140,7 +145,11 @@ fn sealed_requirement(ex: &Examination, label: &str) -> Option<String> {
     found.map(str::to_owned)
 }
 
-fn contract_verdict(app: &Path, label: &str, opts: &codesign::VerifyOptions) -> Result<Verdict, TrustError> {
+fn contract_verdict(
+    app: &Path,
+    label: &str,
+    opts: &codesign::VerifyOptions,
+) -> Result<Verdict, TrustError> {
     let report = contract::verify(
         app,
         &contract::VerifyOptions {

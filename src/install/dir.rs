@@ -65,8 +65,12 @@ impl Dir {
     /// Open `path` as a directory, refusing a symlink as its last component. For the first
     /// handle of a walk; everything below is reached with [`Dir::open_dir`].
     pub(crate) fn open_path(path: &Path) -> Result<Dir, InstallError> {
-        let fd = rfs::open(path, base_flags() | OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty())
-            .map_err(errno(path, "opening directory"))?;
+        let fd = rfs::open(
+            path,
+            base_flags() | OFlags::DIRECTORY | OFlags::RDONLY,
+            Mode::empty(),
+        )
+        .map_err(errno(path, "opening directory"))?;
         Ok(Dir {
             fd,
             path: path.to_path_buf(),
@@ -200,7 +204,12 @@ impl Dir {
 
     /// Create the subdirectory `name` with `mode` (and root:wheel as root) unless it exists;
     /// `true` when it was created.
-    pub(crate) fn ensure_dir(&self, name: &str, mode: u32, as_root: bool) -> Result<bool, InstallError> {
+    pub(crate) fn ensure_dir(
+        &self,
+        name: &str,
+        mode: u32,
+        as_root: bool,
+    ) -> Result<bool, InstallError> {
         let path = self.child(name);
         match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(mode)) {
             Ok(()) => {}

@@ -60,7 +60,11 @@ fn write_file(
 }
 
 /// Verify the copy as it is on disk, read back through its own descriptor.
-fn verify_copy(t: &Target<'_>, c: &Commit<'_>, file: &std::fs::File) -> Result<Option<Refusal>, InstallError> {
+fn verify_copy(
+    t: &Target<'_>,
+    c: &Commit<'_>,
+    file: &std::fs::File,
+) -> Result<Option<Refusal>, InstallError> {
     let path = t.dirs.helper.child(&new_helper_name(c.label));
     let back = dir::read_back(file, &path, MAX_HELPER_SIZE)?;
     let refuse = |details: Vec<String>| {
@@ -74,7 +78,9 @@ fn verify_copy(t: &Target<'_>, c: &Commit<'_>, file: &std::fs::File) -> Result<O
         )
     };
     if back != c.helper {
-        return Ok(refuse(vec!["the bytes read back differ from the bytes examined".into()]));
+        return Ok(refuse(vec![
+            "the bytes read back differ from the bytes examined".into(),
+        ]));
     }
     let mut requirements = vec![c.requirement];
     requirements.extend(c.installer_requirement);
@@ -112,7 +118,13 @@ pub fn commit(t: &Target<'_>, c: &Commit<'_>) -> Result<Option<Refusal>, Install
     failpoint("helper-verified");
     h.finalize(&file, &new_helper_name(label), HELPER_MODE, c.as_root)?;
     drop(file);
-    drop(write_file(d, &new_plist_name(label), c.job, PLIST_MODE, c.as_root)?);
+    drop(write_file(
+        d,
+        &new_plist_name(label),
+        c.job,
+        PLIST_MODE,
+        c.as_root,
+    )?);
     failpoint("plist-written");
 
     let had_old_helper = h.exists(label)?;
@@ -127,7 +139,13 @@ pub fn commit(t: &Target<'_>, c: &Commit<'_>) -> Result<Option<Refusal>, Install
     d.sync()?;
     failpoint("backup-made");
 
-    let j = Journal::commit(label, had_old_helper, had_old_plist, c.new_version, c.old_version);
+    let j = Journal::commit(
+        label,
+        had_old_helper,
+        had_old_plist,
+        c.new_version,
+        c.old_version,
+    );
     journal::write(t.dirs, &j)?;
     failpoint("journal-committed");
     swap(t, &j)

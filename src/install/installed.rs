@@ -35,7 +35,9 @@ pub fn read_helper(
     let bytes = match helper_dir.read(label, MAX_HELPER_SIZE) {
         Ok(b) => b,
         Err(
-            e @ (InstallError::NotAFile { .. } | InstallError::TooLarge { .. } | InstallError::Io { .. }),
+            e @ (InstallError::NotAFile { .. }
+            | InstallError::TooLarge { .. }
+            | InstallError::Io { .. }),
         ) => return Ok(Some(Err(e.to_string()))),
         Err(e) => return Err(e),
     };

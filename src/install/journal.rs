@@ -183,7 +183,8 @@ pub fn roll_forward(dirs: &Dirs, label: &str) -> Result<(), InstallError> {
         super::failpoint("helper-renamed");
     }
     if dirs.daemon.exists(&new_plist_name(label))? {
-        dirs.daemon.rename(&new_plist_name(label), &plist_name(label))?;
+        dirs.daemon
+            .rename(&new_plist_name(label), &plist_name(label))?;
     }
     dirs.helper.sync()?;
     dirs.daemon.sync()?;
@@ -195,7 +196,12 @@ pub fn roll_forward(dirs: &Dirs, label: &str) -> Result<(), InstallError> {
 /// interrupted half-way is finished by running it again.
 pub fn roll_back(dirs: &Dirs, journal: &Journal) -> Result<(), InstallError> {
     let label = journal.label.as_str();
-    restore_one(&dirs.helper, &old_helper_name(label), label, journal.had_old_helper)?;
+    restore_one(
+        &dirs.helper,
+        &old_helper_name(label),
+        label,
+        journal.had_old_helper,
+    )?;
     super::failpoint("rollback-helper-restored");
     restore_one(
         &dirs.daemon,
@@ -209,7 +215,12 @@ pub fn roll_back(dirs: &Dirs, journal: &Journal) -> Result<(), InstallError> {
     dirs.daemon.sync()
 }
 
-fn restore_one(dir: &Dir, backup: &str, installed: &str, had_old: bool) -> Result<(), InstallError> {
+fn restore_one(
+    dir: &Dir,
+    backup: &str,
+    installed: &str,
+    had_old: bool,
+) -> Result<(), InstallError> {
     if had_old {
         // No backup left means it was already renamed back.
         if dir.exists(backup)? {

@@ -111,7 +111,10 @@ fn unsafe_dir(path: PathBuf, problem: impl Into<String>) -> UnsafeDir {
 
 /// Walk `path` from `/`, one handle from the next, checking each directory on the way.
 fn walk(path: &Path, euid: u32) -> Result<Result<Dir, UnsafeDir>, InstallError> {
-    let owners = Owners { system: false, euid };
+    let owners = Owners {
+        system: false,
+        euid,
+    };
     let mut pending: Vec<String> = components(path)?;
     pending.reverse();
     let mut cur = Dir::open_path(Path::new("/"))?;
@@ -123,13 +126,13 @@ fn walk(path: &Path, euid: u32) -> Result<Result<Dir, UnsafeDir>, InstallError> 
         let last = pending.is_empty();
         let here = cur.child(&name);
         let Some(st) = cur.stat(&name)? else {
-            return Err(dir::io_err(&here, "opening the root")(std::io::Error::from(
-                std::io::ErrorKind::NotFound,
-            )));
+            return Err(dir::io_err(&here, "opening the root")(
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
         };
         if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            let trusted_parent = owners.problem(&cur.stat_self()?, false).is_none()
-                && cur.stat_self()?.st_uid == 0;
+            let trusted_parent =
+                owners.problem(&cur.stat_self()?, false).is_none() && cur.stat_self()?.st_uid == 0;
             if last || st.st_uid != 0 || !trusted_parent || links >= MAX_SYMLINKS {
                 return Ok(Err(unsafe_dir(
                     here,
@@ -194,8 +197,8 @@ impl Layout {
             Ok(d) => d,
             Err(u) => return Ok(Err(u)),
         };
-        let slash = rfs::stat("/", )
-            .map_err(|e| dir::io_err(Path::new("/"), "examining")(e.into()))?;
+        let slash =
+            rfs::stat("/").map_err(|e| dir::io_err(Path::new("/"), "examining")(e.into()))?;
         let system = same_file(&dir.stat_self()?, &slash);
         let root = if system { PathBuf::from("/") } else { absolute };
         Ok(Ok(Layout { root, system, dir }))
@@ -299,7 +302,9 @@ impl Layout {
                 match opened.iter().find(|(n, _)| n == parent) {
                     Some((_, d)) => d,
                     None => {
-                        checked.missing.push((self.root.join(parent).join(name), mode));
+                        checked
+                            .missing
+                            .push((self.root.join(parent).join(name), mode));
                         continue;
                     }
                 }

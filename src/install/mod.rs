@@ -54,12 +54,12 @@ pub mod trust;
 #[cfg(target_os = "macos")]
 pub mod authorization;
 
+#[cfg(target_os = "macos")]
+pub use backend::Launchctl;
 pub use backend::{
     display_command, launchctl_command, JobBackend, LaunchctlOp, NoServiceManager, ServiceError,
     ServiceManagerKind, LAUNCHCTL,
 };
-#[cfg(target_os = "macos")]
-pub use backend::Launchctl;
 pub use bless::{
     attach_predictions, bless, default_label, predict, BlessOptions, BlessOutcome, BlessReport,
     InstalledAt, Plan, PlannedFile, PredictOptions, Prediction,
@@ -254,7 +254,6 @@ pub enum InstallError {
     },
 }
 
-
 /// Check that `label` can be used as a file name in the install directories.
 pub fn validate_label(label: &str) -> Result<(), InstallError> {
     if bundle::is_plain_file_name(label)
@@ -383,8 +382,8 @@ fn roll_back(
     } else {
         "removed the new files; nothing was installed before".to_owned()
     };
-    if let Err(e) = journal::clear(dirs, label)
-        .and_then(|_| journal::remove_leftovers(dirs, label).map(|_| ()))
+    if let Err(e) =
+        journal::clear(dirs, label).and_then(|_| journal::remove_leftovers(dirs, label).map(|_| ()))
     {
         return e;
     }
@@ -421,3 +420,5 @@ pub fn recover_label(
     recover(&layout, &dirs, label, backend)
 }
 
+#[cfg(test)]
+mod tests;

@@ -182,8 +182,15 @@ pub fn plan(f: &Facts) -> Decision {
             version: bundled.to_string(),
         },
     };
-    if let (Action::Upgrade { .. }, Installed::Helper { signature, clients, path, .. }) =
-        (&action, &f.installed)
+    if let (
+        Action::Upgrade { .. },
+        Installed::Helper {
+            signature,
+            clients,
+            path,
+            ..
+        },
+    ) = (&action, &f.installed)
     {
         let refusals = upgrade_refusals(f, path, signature, clients);
         if !refusals.is_empty() {
@@ -330,11 +337,26 @@ mod tests {
         let fail = || Verdict::Fail(vec!["no".into()]);
         let cases: Vec<(Installed, &str)> = vec![
             (Installed::Nothing, "install 1.1"),
-            (helper("1.0", Verdict::Pass, Verdict::Pass), "upgrade from 1.0 to 1.1"),
-            (helper("1.1", Verdict::Pass, Verdict::Pass), "no change: installed 1.1 ≥ bundled 1.1"),
-            (helper("2.0", Verdict::Pass, Verdict::Pass), "no change: installed 2.0 ≥ bundled 1.1"),
-            (helper("1.0", fail(), Verdict::Pass), "refuse: [installed-helper-invalid]"),
-            (helper("1.0", Verdict::Pass, fail()), "refuse: [installed-client-requirement-unsatisfied]"),
+            (
+                helper("1.0", Verdict::Pass, Verdict::Pass),
+                "upgrade from 1.0 to 1.1",
+            ),
+            (
+                helper("1.1", Verdict::Pass, Verdict::Pass),
+                "no change: installed 1.1 ≥ bundled 1.1",
+            ),
+            (
+                helper("2.0", Verdict::Pass, Verdict::Pass),
+                "no change: installed 2.0 ≥ bundled 1.1",
+            ),
+            (
+                helper("1.0", fail(), Verdict::Pass),
+                "refuse: [installed-helper-invalid]",
+            ),
+            (
+                helper("1.0", Verdict::Pass, fail()),
+                "refuse: [installed-client-requirement-unsatisfied]",
+            ),
             (
                 Installed::Unreadable {
                     path: "/x".into(),

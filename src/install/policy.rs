@@ -162,9 +162,15 @@ mod tests {
         let (t, a, pin) = PINNED;
         for s in [Signing::AdHoc, Signing::LinkerSigned, Signing::Unsigned] {
             let j = judgement(s, Signing::Certificate, facts(t, a, pin));
-            assert_eq!(ids(&check(&p, &j, "l")), [RefusalId::CodeNotCertificateSigned]);
+            assert_eq!(
+                ids(&check(&p, &j, "l")),
+                [RefusalId::CodeNotCertificateSigned]
+            );
             let j = judgement(Signing::Certificate, s, facts(t, a, pin));
-            assert_eq!(ids(&check(&p, &j, "l")), [RefusalId::CodeNotCertificateSigned]);
+            assert_eq!(
+                ids(&check(&p, &j, "l")),
+                [RefusalId::CodeNotCertificateSigned]
+            );
         }
     }
 
@@ -181,7 +187,10 @@ mod tests {
         );
         assert_eq!(
             ids(&check(&p, &j, "l")),
-            [RefusalId::RequirementNoAnchor, RefusalId::RequirementNoAnchor]
+            [
+                RefusalId::RequirementNoAnchor,
+                RefusalId::RequirementNoAnchor
+            ]
         );
         let j = judgement(
             Signing::Certificate,

@@ -62,7 +62,11 @@ impl Drop for Snapshot {
 /// anyone else: owned by root or us, and not writable by others unless sticky.
 fn safe_base() -> Result<PathBuf, InstallError> {
     let euid = dir::euid();
-    let candidates = [std::env::temp_dir(), PathBuf::from("/tmp"), PathBuf::from("/var/tmp")];
+    let candidates = [
+        std::env::temp_dir(),
+        PathBuf::from("/tmp"),
+        PathBuf::from("/var/tmp"),
+    ];
     for base in candidates {
         let Ok(st) = rfs::statat(rfs::CWD, &base, AtFlags::SYMLINK_NOFOLLOW) else {
             continue;
@@ -155,13 +159,22 @@ impl Capture<'_> {
         depth: usize,
     ) -> Result<(), InstallError> {
         if depth > self.limits.max_depth {
-            return Err(self.unsafe_entry(rel, format!("nested deeper than {} directories", self.limits.max_depth)));
+            return Err(self.unsafe_entry(
+                rel,
+                format!("nested deeper than {} directories", self.limits.max_depth),
+            ));
         }
         let names = list(src, &self.original.join(rel))?;
         for name in names {
             self.entries += 1;
             if self.entries > self.limits.max_entries {
-                return Err(self.unsafe_entry(rel, format!("more than {} entries in the bundle", self.limits.max_entries)));
+                return Err(self.unsafe_entry(
+                    rel,
+                    format!(
+                        "more than {} entries in the bundle",
+                        self.limits.max_entries
+                    ),
+                ));
             }
             let child = rel.join(&name);
             self.copy_entry(src, dst, &name, &child, depth)?;
@@ -207,7 +220,10 @@ impl Capture<'_> {
             FileType::RegularFile => self.copy_file(src, dst, name, rel),
             _ => Err(self.unsafe_entry(
                 rel,
-                format!("is {}; expected a regular file, directory or symbolic link", dir::type_name(&st)),
+                format!(
+                    "is {}; expected a regular file, directory or symbolic link",
+                    dir::type_name(&st)
+                ),
             )),
         }
     }
@@ -221,7 +237,9 @@ impl Capture<'_> {
     ) -> Result<(), InstallError> {
         let shown = self.original.join(rel);
         let fd = rfs::openat(src, name, open_flags(), Mode::empty()).map_err(|e| match e {
-            rustix::io::Errno::LOOP => self.unsafe_entry(rel, "changed into a symbolic link while being read"),
+            rustix::io::Errno::LOOP => {
+                self.unsafe_entry(rel, "changed into a symbolic link while being read")
+            }
             e => io_err(&shown, "opening")(e.into()),
         })?;
         // The descriptor is the authority: a FIFO swapped in after the look is caught here,
@@ -249,14 +267,21 @@ impl Capture<'_> {
         let mut writer = File::from(out);
         let copied = copy_stream(&mut reader, &mut writer, &shown)?;
         if copied > left {
-            return Err(self.unsafe_entry(rel, format!("the bundle holds more than {} bytes", self.limits.max_bytes)));
+            return Err(self.unsafe_entry(
+                rel,
+                format!("the bundle holds more than {} bytes", self.limits.max_bytes),
+            ));
         }
         self.bytes += copied;
         Ok(())
     }
 }
 
-fn copy_stream(reader: &mut impl Read, writer: &mut impl Write, shown: &Path) -> Result<u64, InstallError> {
+fn copy_stream(
+    reader: &mut impl Read,
+    writer: &mut impl Write,
+    shown: &Path,
+) -> Result<u64, InstallError> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {
@@ -278,8 +303,13 @@ fn open_flags() -> OFlags {
 }
 
 fn list(fd: &OwnedFd, shown: &Path) -> Result<Vec<String>, InstallError> {
-    let dup = rfs::openat(fd, ".", OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| io_err(shown, "listing")(e.into()))?;
+    let dup = rfs::openat(
+        fd,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err(shown, "listing")(e.into()))?;
     let mut d = rfs::Dir::read_from(&dup).map_err(|e| io_err(shown, "listing")(e.into()))?;
     let mut names = Vec::new();
     while let Some(entry) = d.read() {
@@ -320,8 +350,12 @@ impl Snapshot {
         };
         rfs::mkdir(&snapshot.bundle, Mode::from_raw_mode(0o700))
             .map_err(|e| io_err(&snapshot.bundle, "creating the snapshot")(e.into()))?;
-        let dst = rfs::open(&snapshot.bundle, open_flags() | OFlags::DIRECTORY, Mode::empty())
-            .map_err(|e| io_err(&snapshot.bundle, "opening the snapshot")(e.into()))?;
+        let dst = rfs::open(
+            &snapshot.bundle,
+            open_flags() | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err(&snapshot.bundle, "opening the snapshot")(e.into()))?;
         let mut capture = Capture {
             original: app,
             limits,
@@ -403,7 +437,10 @@ mod tests {
     fn links_must_stay_inside_the_bundle() {
         let rel = Path::new("Contents/Frameworks/F.framework/F");
         assert!(link_stays_inside(rel, Path::new("Versions/Current/F")));
-        assert!(link_stays_inside(Path::new("Contents/x"), Path::new("../Info.plist")));
+        assert!(link_stays_inside(
+            Path::new("Contents/x"),
+            Path::new("../Info.plist")
+        ));
         assert!(link_stays_inside(Path::new("Contents/x"), Path::new("../../x")) == false);
         assert!(!link_stays_inside(Path::new("a"), Path::new("/etc/shadow")));
         assert!(!link_stays_inside(Path::new("a"), Path::new("../a")));
@@ -418,19 +455,28 @@ mod tests {
         std::fs::write(app.join("Contents/MacOS/A"), b"code").unwrap();
         std::os::unix::fs::symlink("MacOS/A", app.join("Contents/link")).unwrap();
         let snap = Snapshot::capture(&app, Limits::default()).unwrap();
-        assert_eq!(std::fs::read(snap.bundle().join("Contents/MacOS/A")).unwrap(), b"code");
+        assert_eq!(
+            std::fs::read(snap.bundle().join("Contents/MacOS/A")).unwrap(),
+            b"code"
+        );
         assert_eq!(
             std::fs::read_link(snap.bundle().join("Contents/link")).unwrap(),
             Path::new("MacOS/A")
         );
-        assert_eq!(snap.read(Path::new("Contents/Info.plist"), 100).unwrap(), b"plist");
+        assert_eq!(
+            snap.read(Path::new("Contents/Info.plist"), 100).unwrap(),
+            b"plist"
+        );
         let private = snap.private.clone();
         drop(snap);
         assert!(!private.exists(), "the snapshot is removed when dropped");
 
         std::os::unix::fs::symlink("/etc/passwd", app.join("Contents/out")).unwrap();
         let err = Snapshot::capture(&app, Limits::default()).unwrap_err();
-        assert!(matches!(err, InstallError::AppEntry { ref path, .. } if path.ends_with("Contents/out")), "{err}");
+        assert!(
+            matches!(err, InstallError::AppEntry { ref path, .. } if path.ends_with("Contents/out")),
+            "{err}"
+        );
         std::fs::remove_file(app.join("Contents/out")).unwrap();
 
         rustix::fs::mknodat(

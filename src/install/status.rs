@@ -114,12 +114,19 @@ pub fn status(label: Option<&str>, opts: &StatusOptions<'_>) -> Result<StatusRep
             };
             let job_label = plist::from_bytes::<plist::Value>(&bytes)
                 .ok()
-                .and_then(|v| v.as_dictionary()?.get("Label")?.as_string().map(str::to_owned))
+                .and_then(|v| {
+                    v.as_dictionary()?
+                        .get("Label")?
+                        .as_string()
+                        .map(str::to_owned)
+                })
                 .unwrap_or_else(|| name.trim_end_matches(".plist").to_owned());
             if label.is_some_and(|l| l != job_label) {
                 continue;
             }
-            helpers.push(entry(&layout, &checked, &job_label, &name, &program, &file, opts)?);
+            helpers.push(entry(
+                &layout, &checked, &job_label, &name, &program, &file, opts,
+            )?);
         }
     }
     if let Some(l) = label {
@@ -171,7 +178,11 @@ pub fn status(label: Option<&str>, opts: &StatusOptions<'_>) -> Result<StatusRep
                         bless_action: None,
                         problems: Vec::new(),
                     });
-                    helpers.last_mut().ok_or_else(|| InstallError::LabelInvalid { label: p.label.clone() })?
+                    helpers
+                        .last_mut()
+                        .ok_or_else(|| InstallError::LabelInvalid {
+                            label: p.label.clone(),
+                        })?
                 }
             };
             entry.bless_action = p.decision.action().cloned();
@@ -214,7 +225,9 @@ fn entry(
         None => None,
     };
     match read {
-        None => entry.problems.push(format!("{} is missing", path.display())),
+        None => entry
+            .problems
+            .push(format!("{} is missing", path.display())),
         Some(Err(reason)) => {
             entry.installed = true;
             entry.problems.push(reason);

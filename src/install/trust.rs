@@ -111,7 +111,7 @@ impl AppJudgement {
     pub fn satisfies_any(&self, requirements: &[String]) -> Verdict {
         if requirements.is_empty() {
             return Verdict::Fail(vec![
-                "SMAuthorizedClients is empty: it authorizes no app".into(),
+                "SMAuthorizedClients is empty: it authorizes no app".into()
             ]);
         }
         self.identity.satisfies_any(requirements)
