@@ -560,8 +560,12 @@ fn socket_entry(key: &str, socket: &Value, label: &str, out: &mut Vec<KeyJudgeme
     }
     let is_unix = matches!(socket.get("SockFamily"), Some(Value::String(f)) if f == "Unix");
     if !is_unix {
-        let port = socket.get("SockServiceName").map_or_else(|| "any port".to_string(), show);
-        let node = socket.get("SockNodeName").map_or_else(|| "every interface".to_string(), show);
+        let port = socket
+            .get("SockServiceName")
+            .map_or_else(|| "any port".to_string(), show);
+        let node = socket
+            .get("SockNodeName")
+            .map_or_else(|| "every interface".to_string(), show);
         out.push(KeyJudgement::new(
             KeyRule::NetworkSocket,
             key,
@@ -589,7 +593,11 @@ fn umask(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
             "Umask is {} (0{:03o}); files the root helper creates are writable by {}",
             show(value),
             mask & 0o777,
-            if mask & 0o002 == 0 { "everyone" } else { "its group" }
+            if mask & 0o002 == 0 {
+                "everyone"
+            } else {
+                "its group"
+            }
         ),
         None => format!(
             "Umask is {}; expected a number (an integer, or a string strtoul(3) reads)",

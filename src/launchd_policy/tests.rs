@@ -35,7 +35,11 @@ fn one(rule: KeyRule, body: &str, key: &str, shown: &str) -> KeyJudgement {
     assert_eq!(rules(&all), [rule], "{body}: {all:#?}");
     let j = all.into_iter().next().unwrap();
     assert_eq!(j.key, key);
-    assert!(j.message.contains(shown), "{shown:?} not in {:?}", j.message);
+    assert!(
+        j.message.contains(shown),
+        "{shown:?} not in {:?}",
+        j.message
+    );
     assert!(!j.hint.is_empty());
     j
 }
@@ -208,7 +212,10 @@ fn enable_globbing_is_refused_unless_false() {
         "EnableGlobbing",
         "true",
     );
-    assert_eq!(of(KeyRule::EnableGlobbing, "<key>EnableGlobbing</key><false/>"), []);
+    assert_eq!(
+        of(KeyRule::EnableGlobbing, "<key>EnableGlobbing</key><false/>"),
+        []
+    );
 }
 
 #[test]
@@ -241,7 +248,11 @@ fn standard_io_paths_outside_root_owned_directories_warn() {
         let j = one(KeyRule::StandardIoPath, &body, key, "\"/tmp/helper.log\"");
         assert!(j.message.contains("is in /tmp"), "{}", j.message);
     }
-    for ok in ["/var/log/helper.log", "/helper.log", "/private/var/log/x/y.log"] {
+    for ok in [
+        "/var/log/helper.log",
+        "/helper.log",
+        "/private/var/log/x/y.log",
+    ] {
         let body = format!("<key>StandardOutPath</key><string>{ok}</string>");
         assert_eq!(of(KeyRule::StandardIoPath, &body), [], "{ok}");
     }
@@ -301,8 +312,17 @@ fn socket_paths_must_be_root_owned_and_named_after_the_label() {
              <string>{path}</string></dict></dict>"
         )
     };
-    assert_eq!(of(KeyRule::SocketPath, &sock("/var/run/com.example.helper.sock")), []);
-    assert_eq!(of(KeyRule::SocketPath, &sock("/var/run/com.example.helper")), []);
+    assert_eq!(
+        of(
+            KeyRule::SocketPath,
+            &sock("/var/run/com.example.helper.sock")
+        ),
+        []
+    );
+    assert_eq!(
+        of(KeyRule::SocketPath, &sock("/var/run/com.example.helper")),
+        []
+    );
     let j = one(
         KeyRule::SocketPath,
         &sock("/tmp/com.example.helper.sock"),
@@ -373,7 +393,13 @@ fn a_umask_letting_group_or_others_write_warns() {
         "(0002)",
     );
     assert!(j.message.contains("its group"), "{}", j.message);
-    for ok in ["<integer>18</integer>", "<integer>63</integer>", "<string>022</string>", "<string>0x12</string>", "<string>18</string>"] {
+    for ok in [
+        "<integer>18</integer>",
+        "<integer>63</integer>",
+        "<string>022</string>",
+        "<string>0x12</string>",
+        "<string>18</string>",
+    ] {
         let body = format!("<key>Umask</key>{ok}");
         assert_eq!(of(KeyRule::Umask, &body), [], "{ok}");
     }
@@ -429,7 +455,10 @@ fn render_refuses_with_every_refusal() {
     );
     let installed = Path::new("/Library/PrivilegedHelperTools/com.example.helper");
     let refused = render_daemon_plist(&embedded, LABEL, installed, "a").unwrap_err();
-    assert_eq!(rules(&refused), [KeyRule::BundleProgram, KeyRule::RootDirectory]);
+    assert_eq!(
+        rules(&refused),
+        [KeyRule::BundleProgram, KeyRule::RootDirectory]
+    );
     let refused = render_daemon_plist(&plist(""), "com.other", installed, "a").unwrap_err();
     assert_eq!(rules(&refused), [KeyRule::LabelMismatch]);
 }
@@ -451,4 +480,19 @@ fn strtoul_base_zero() {
     assert_eq!(parse_strtoul("0"), Some(0));
     assert_eq!(parse_strtoul("08"), None);
     assert_eq!(parse_strtoul(""), None);
+}
+
+#[test]
+fn the_helper_templates_plist_passes_the_policy() {
+    // The template's world-connectable socket in /var/run, named after the label, is the design
+    // the policy recommends: no judgement at all.
+    let bytes = include_bytes!("../../helper-template/launchd.plist");
+    let Ok(Value::Dictionary(dict)) = plist::from_bytes::<Value>(bytes) else {
+        panic!("helper-template/launchd.plist does not parse");
+    };
+    assert_eq!(judge(&dict, "com.example.smbless-helper"), []);
+    assert_eq!(
+        rules(&judge(&dict, "com.example.other")),
+        [KeyRule::LabelMismatch, KeyRule::SocketPath]
+    );
 }
