@@ -19,6 +19,10 @@
 //!   [`ROOT_OWNED_DIRS`], socket and Mach service names not derived from the label, network
 //!   sockets, launch-on-path triggers, a `Umask` that lets group or others write.
 //!
+//! Keys are matched as launchd matches them, ASCII case-insensitively (`strcasecmp` in its
+//! open-source releases): `rootdirectory` is `RootDirectory`, and every spelling present is
+//! judged (and, for the keys smbless sets, removed).
+//!
 //! Paths are judged lexically (the installer cannot see the target system's file system when it
 //! stages a volume): a path is acceptable only when absolute, normalised and inside a directory
 //! that only root can change on a stock macOS.
@@ -192,8 +196,9 @@ pub fn judge(embedded: &Dictionary, label: &str) -> Vec<KeyJudgement> {
 }
 
 /// The daemon plist to install for the helper `label`: `embedded` with `Program` removed,
-/// `ProgramArguments = [installed_path]` and `AssociatedBundleIdentifiers = [app_id]`, every
-/// other key as the developer wrote it.
+/// `ProgramArguments = [installed_path]` and `AssociatedBundleIdentifiers = [app_id]` (every
+/// spelling of those three keys replaced, since launchd matches keys in any case), every other
+/// key as the developer wrote it.
 ///
 /// `installed_path` is the path launchd will run, as seen by the target system (for a staged
 /// volume, `/Library/PrivilegedHelperTools/LABEL`, not the staging path).
@@ -227,7 +232,8 @@ pub fn render_daemon_plist(
         )]);
     };
     let mut dict = embedded.clone();
-    dict.remove("Program");
+    // launchd matches keys in any case: drop every spelling of the keys smbless sets.
+    dict.retain(|key, _| !SET_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k)));
     dict.insert(
         "ProgramArguments".into(),
         Value::Array(vec![Value::String(program.to_owned())]),
@@ -241,36 +247,46 @@ pub fn render_daemon_plist(
 
 // --- set by smbless ------------------------------------------------------------------------------
 
+/// The keys smbless sets, as launchd spells them.
+const SET_KEYS: &[&str] = &["Program", "ProgramArguments", "AssociatedBundleIdentifiers"];
+
+/// Every entry of `dict` whose key is `key` in any ASCII case, as launchd matches keys.
+fn entries<'a>(dict: &'a Dictionary, key: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> {
+    dict.iter()
+        .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(k, v)| (k.as_str(), v))
+}
+
 fn set_by_smbless(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
-    if let Some(value) = dict.get("Program") {
+    for (key, value) in entries(dict, "Program") {
         out.push(KeyJudgement::new(
             KeyRule::Program,
-            "Program",
+            key,
             format!(
-                "Program is {}; smbless removes it and launchd runs the installed helper",
+                "{key} is {}; smbless removes it and launchd runs the installed helper",
                 show(value)
             ),
             "remove Program from the embedded launchd plist; SMJobBless ignores it too",
         ));
     }
-    if let Some(value) = dict.get("ProgramArguments") {
+    for (key, value) in entries(dict, "ProgramArguments") {
         out.push(KeyJudgement::new(
             KeyRule::ProgramArguments,
-            "ProgramArguments",
+            key,
             format!(
-                "ProgramArguments is {}; smbless replaces it with the installed helper's path \
+                "{key} is {}; smbless replaces it with the installed helper's path \
                  alone, as SMJobBless does",
                 show(value)
             ),
             "remove ProgramArguments; the helper is started with no arguments",
         ));
     }
-    if let Some(value) = dict.get("AssociatedBundleIdentifiers") {
+    for (key, value) in entries(dict, "AssociatedBundleIdentifiers") {
         out.push(KeyJudgement::new(
             KeyRule::AssociatedBundleIdentifiers,
-            "AssociatedBundleIdentifiers",
+            key,
             format!(
-                "AssociatedBundleIdentifiers is {}; smbless replaces it with the installing \
+                "{key} is {}; smbless replaces it with the installing \
                  app's bundle identifier",
                 show(value)
             ),
@@ -282,24 +298,34 @@ fn set_by_smbless(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
 // --- refusals ------------------------------------------------------------------------------------
 
 fn refusals(dict: &Dictionary, label: &str, out: &mut Vec<KeyJudgement>) {
-    match dict.get("Label") {
-        Some(Value::String(found)) if found == label => {}
-        found => out.push(KeyJudgement::new(
+    let label_hint = "set Label to the helper's file name";
+    if entries(dict, "Label").next().is_none() {
+        out.push(KeyJudgement::new(
             KeyRule::LabelMismatch,
             "Label",
-            format!(
-                "Label is {}; expected {label:?}: the daemon plist would define another job",
-                found.map_or_else(|| "missing".to_string(), show)
-            ),
-            "set Label to the helper's file name",
-        )),
+            format!("Label is missing; expected {label:?}"),
+            label_hint,
+        ));
     }
-    if let Some(value) = dict.get("BundleProgram") {
+    for (key, value) in entries(dict, "Label") {
+        if !matches!(value, Value::String(found) if found == label) {
+            out.push(KeyJudgement::new(
+                KeyRule::LabelMismatch,
+                key,
+                format!(
+                    "{key} is {}; expected {label:?}: the daemon plist would define another job",
+                    show(value)
+                ),
+                label_hint,
+            ));
+        }
+    }
+    for (key, value) in entries(dict, "BundleProgram") {
         out.push(KeyJudgement::new(
             KeyRule::BundleProgram,
-            "BundleProgram",
+            key,
             format!(
-                "BundleProgram is {}; launchd would run that file inside the app bundle, which \
+                "{key} is {}; launchd would run that file inside the app bundle, which \
                  its owner can replace, as root",
                 show(value)
             ),
@@ -308,19 +334,19 @@ fn refusals(dict: &Dictionary, label: &str, out: &mut Vec<KeyJudgement>) {
         ));
     }
     loader_environment(dict, out);
-    if let Some(value) = dict.get("RootDirectory") {
+    for (key, value) in entries(dict, "RootDirectory") {
         out.push(KeyJudgement::new(
             KeyRule::RootDirectory,
-            "RootDirectory",
+            key,
             format!(
-                "RootDirectory is {}; launchd would chroot there and run whatever file that \
+                "{key} is {}; launchd would chroot there and run whatever file that \
                  tree holds at the helper's path",
                 show(value)
             ),
             "remove RootDirectory; a helper that wants a sandbox can chroot itself after start",
         ));
     }
-    if let Some(value) = dict.get("WorkingDirectory") {
+    for (key, value) in entries(dict, "WorkingDirectory") {
         let problem = match value {
             Value::String(dir) => dir_problem(dir),
             other => Some(format!("is {}; expected a string", type_name(other))),
@@ -328,20 +354,20 @@ fn refusals(dict: &Dictionary, label: &str, out: &mut Vec<KeyJudgement>) {
         if let Some(problem) = problem {
             out.push(KeyJudgement::new(
                 KeyRule::WorkingDirectory,
-                "WorkingDirectory",
-                format!("WorkingDirectory {} {problem}", show(value)),
+                key,
+                format!("{key} {} {problem}", show(value)),
                 "remove WorkingDirectory (launchd starts daemons in /), or name a root-owned \
                  directory such as /Library/PrivilegedHelperTools",
             ));
         }
     }
-    if let Some(value) = dict.get("EnableGlobbing") {
+    for (key, value) in entries(dict, "EnableGlobbing") {
         if !matches!(value, Value::Boolean(false)) {
             out.push(KeyJudgement::new(
                 KeyRule::EnableGlobbing,
-                "EnableGlobbing",
+                key,
                 format!(
-                    "EnableGlobbing is {}; launchd would glob(3)-expand the program arguments, \
+                    "{key} is {}; launchd would glob(3)-expand the program arguments, \
                      so the path that runs is no longer the installed helper's alone",
                     show(value)
                 ),
@@ -358,36 +384,36 @@ const LOADER_PREFIXES: &[&str] = &["DYLD_", "LD_"];
 fn loader_environment(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
     let hint = "remove loader variables from EnvironmentVariables; link the helper against what \
                 it needs instead";
-    match dict.get("EnvironmentVariables") {
-        None => {}
-        Some(Value::Dictionary(vars)) => {
-            for (name, value) in vars {
-                let upper = name.to_ascii_uppercase();
-                if LOADER_PREFIXES.iter().any(|p| upper.starts_with(p)) {
-                    out.push(KeyJudgement::new(
-                        KeyRule::LoaderEnvironment,
-                        format!("EnvironmentVariables/{name}"),
-                        format!(
-                            "EnvironmentVariables sets {} to {}; the loader would read it and \
-                             could load other code into the root helper",
-                            shorten(name),
-                            show(value)
-                        ),
-                        hint,
-                    ));
-                }
+    for (key, value) in entries(dict, "EnvironmentVariables") {
+        let Value::Dictionary(vars) = value else {
+            out.push(KeyJudgement::new(
+                KeyRule::LoaderEnvironment,
+                key,
+                format!(
+                    "{key} is {}; expected a dictionary of strings, so smbless cannot tell which \
+                     variables launchd would set",
+                    type_name(value)
+                ),
+                hint,
+            ));
+            continue;
+        };
+        for (name, value) in vars {
+            let upper = name.to_ascii_uppercase();
+            if LOADER_PREFIXES.iter().any(|p| upper.starts_with(p)) {
+                out.push(KeyJudgement::new(
+                    KeyRule::LoaderEnvironment,
+                    format!("{key}/{name}"),
+                    format!(
+                        "{key} sets {} to {}; the loader would read it and could load other \
+                         code into the root helper",
+                        shorten(name),
+                        show(value)
+                    ),
+                    hint,
+                ));
             }
         }
-        Some(other) => out.push(KeyJudgement::new(
-            KeyRule::LoaderEnvironment,
-            "EnvironmentVariables",
-            format!(
-                "EnvironmentVariables is {}; expected a dictionary of strings, so smbless cannot \
-                 tell which variables launchd would set",
-                type_name(other)
-            ),
-            hint,
-        )),
     }
 }
 
@@ -407,11 +433,12 @@ fn identity(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
         ("UserName", KeyRule::UserName, "root", "user"),
         ("GroupName", KeyRule::GroupName, "wheel", "group"),
     ];
-    for (key, rule, expected, what) in keys {
-        match dict.get(key) {
-            None => {}
-            Some(Value::String(name)) if name == expected => {}
-            Some(value) => out.push(KeyJudgement::new(
+    for (name, rule, expected, what) in keys {
+        for (key, value) in entries(dict, name) {
+            if matches!(value, Value::String(v) if v == expected) {
+                continue;
+            }
+            out.push(KeyJudgement::new(
                 rule,
                 key,
                 format!(
@@ -419,20 +446,22 @@ fn identity(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
                      that {what} can control or read the running helper",
                     show(value)
                 ),
-                &format!("remove {key} (a daemon runs as {expected}), or drop privileges inside the helper"),
-            )),
+                &format!(
+                    "remove {name} (a daemon runs as {expected}), or drop privileges inside the helper"
+                ),
+            ));
         }
     }
 }
 
 fn standard_io(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
-    for key in ["StandardInPath", "StandardOutPath", "StandardErrorPath"] {
-        let Some(value) = dict.get(key) else { continue };
-        let problem = match value {
-            Value::String(path) => file_problem(path),
-            other => Some(format!("is {}; expected a string", type_name(other))),
-        };
-        if let Some(problem) = problem {
+    for name in ["StandardInPath", "StandardOutPath", "StandardErrorPath"] {
+        for (key, value) in entries(dict, name) {
+            let problem = match value {
+                Value::String(path) => file_problem(path),
+                other => Some(format!("is {}; expected a string", type_name(other))),
+            };
+            let Some(problem) = problem else { continue };
             out.push(KeyJudgement::new(
                 KeyRule::StandardIoPath,
                 key,
@@ -441,15 +470,16 @@ fn standard_io(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
                      following symbolic links another user may plant",
                     show(value)
                 ),
-                "log with os_log instead, or put the file in /var/log or /Library/PrivilegedHelperTools",
+                "log with os_log instead, or put the file in /var/log or \
+                 /Library/PrivilegedHelperTools",
             ));
         }
     }
 }
 
 fn launch_on_path(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
-    for key in ["WatchPaths", "QueueDirectories"] {
-        if let Some(value) = dict.get(key) {
+    for name in ["WatchPaths", "QueueDirectories"] {
+        for (key, value) in entries(dict, name) {
             out.push(KeyJudgement::new(
                 KeyRule::LaunchOnPath,
                 key,
@@ -467,84 +497,79 @@ fn launch_on_path(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
 
 fn mach_services(dict: &Dictionary, label: &str, out: &mut Vec<KeyJudgement>) {
     let hint = format!("name each Mach service {label:?} or \"{label}.something\"");
-    match dict.get("MachServices") {
-        None => {}
-        Some(Value::Dictionary(services)) => {
-            for name in services.keys().filter(|n| !derived_from(n, label)) {
-                out.push(KeyJudgement::new(
-                    KeyRule::MachServiceName,
-                    format!("MachServices/{name}"),
-                    format!(
-                        "MachServices registers {}, not derived from the label {label:?}; it may \
-                         take another program's service name, and its clients with it",
-                        shorten(name)
-                    ),
-                    &hint,
-                ));
-            }
+    for (key, value) in entries(dict, "MachServices") {
+        let Value::Dictionary(services) = value else {
+            out.push(KeyJudgement::new(
+                KeyRule::MachServiceName,
+                key,
+                format!(
+                    "{key} is {}; expected a dictionary of service names",
+                    type_name(value)
+                ),
+                &hint,
+            ));
+            continue;
+        };
+        for name in services.keys().filter(|n| !derived_from(n, label)) {
+            out.push(KeyJudgement::new(
+                KeyRule::MachServiceName,
+                format!("{key}/{name}"),
+                format!(
+                    "{key} registers {}, not derived from the label {label:?}; it may take \
+                     another program's service name, and its clients with it",
+                    shorten(name)
+                ),
+                &hint,
+            ));
         }
-        Some(other) => out.push(KeyJudgement::new(
-            KeyRule::MachServiceName,
-            "MachServices",
-            format!(
-                "MachServices is {}; expected a dictionary of service names",
-                type_name(other)
-            ),
-            &hint,
-        )),
     }
 }
 
 fn sockets(dict: &Dictionary, label: &str, out: &mut Vec<KeyJudgement>) {
-    let Some(value) = dict.get("Sockets") else {
-        return;
-    };
-    let Value::Dictionary(sockets) = value else {
-        out.push(KeyJudgement::new(
-            KeyRule::SocketPath,
-            "Sockets",
-            format!(
-                "Sockets is {}; expected a dictionary of socket names",
-                type_name(value)
-            ),
-            "declare Sockets as a dictionary: name → socket dictionary (or array of them)",
-        ));
-        return;
-    };
-    for (name, entry) in sockets {
-        match entry {
-            Value::Array(list) => {
-                for (i, socket) in list.iter().enumerate() {
-                    socket_entry(&format!("Sockets/{name}[{i}]"), socket, label, out);
+    for (key, value) in entries(dict, "Sockets") {
+        let Value::Dictionary(sockets) = value else {
+            out.push(KeyJudgement::new(
+                KeyRule::SocketPath,
+                key,
+                format!(
+                    "{key} is {}; expected a dictionary of socket names",
+                    type_name(value)
+                ),
+                "declare Sockets as a dictionary: name → socket dictionary (or array of them)",
+            ));
+            continue;
+        };
+        for (name, entry) in sockets {
+            match entry {
+                Value::Array(list) => {
+                    for (i, socket) in list.iter().enumerate() {
+                        socket_entry(&format!("{key}/{name}[{i}]"), socket, label, out);
+                    }
                 }
+                socket => socket_entry(&format!("{key}/{name}"), socket, label, out),
             }
-            socket => socket_entry(&format!("Sockets/{name}"), socket, label, out),
         }
     }
 }
 
-fn socket_entry(key: &str, socket: &Value, label: &str, out: &mut Vec<KeyJudgement>) {
+fn socket_entry(at: &str, socket: &Value, label: &str, out: &mut Vec<KeyJudgement>) {
     let path_hint = format!("use a Unix socket at /var/run/{label}.sock");
     let Value::Dictionary(socket) = socket else {
         out.push(KeyJudgement::new(
             KeyRule::SocketPath,
-            key,
-            format!("{key} is {}; expected a dictionary", type_name(socket)),
+            at,
+            format!("{at} is {}; expected a dictionary", type_name(socket)),
             &path_hint,
         ));
         return;
     };
-    if let Some(path) = socket.get("SockPathName") {
-        let key = format!("{key}/SockPathName");
-        let problem = match path {
-            Value::String(p) => file_problem(p).or_else(|| {
-                let file = p.rsplit('/').next().unwrap_or(p);
-                (!derived_from(file, label))
-                    .then(|| format!("is not named after the label {label:?}"))
-            }),
-            other => Some(format!("is {}; expected a string", type_name(other))),
-        };
-        if let Some(problem) = problem {
+    let mut paths = entries(socket, "SockPathName").peekable();
+    if paths.peek().is_some() {
+        for (name, path) in paths {
+            let key = format!("{at}/{name}");
+            let Some(problem) = socket_path_problem(path, label) else {
+                continue;
+            };
             out.push(KeyJudgement::new(
                 KeyRule::SocketPath,
                 &key,
@@ -558,58 +583,69 @@ fn socket_entry(key: &str, socket: &Value, label: &str, out: &mut Vec<KeyJudgeme
         }
         return;
     }
-    let is_unix = matches!(socket.get("SockFamily"), Some(Value::String(f)) if f == "Unix");
+    let is_unix = entries(socket, "SockFamily")
+        .any(|(_, f)| matches!(f, Value::String(f) if f.eq_ignore_ascii_case("Unix")));
     if !is_unix {
-        let port = socket
-            .get("SockServiceName")
-            .map_or_else(|| "any port".to_string(), show);
-        let node = socket
-            .get("SockNodeName")
-            .map_or_else(|| "every interface".to_string(), show);
+        let port = entries(socket, "SockServiceName")
+            .next()
+            .map_or_else(|| "any port".to_string(), |(_, v)| show(v));
+        let node = entries(socket, "SockNodeName")
+            .next()
+            .map_or_else(|| "every interface".to_string(), |(_, v)| show(v));
         out.push(KeyJudgement::new(
             KeyRule::NetworkSocket,
-            key,
+            at,
             format!(
-                "{key} listens on the network ({port} on {node}); peers of a network socket \
-                 have no kernel-attested identity the helper could check"
+                "{at} listens on the network ({port} on {node}); peers of a network socket have \
+                 no kernel-attested identity the helper could check"
             ),
             &path_hint,
         ));
     }
 }
 
+/// Why a `SockPathName` value is risky: `None` when it is a root-owned path named after the label.
+fn socket_path_problem(path: &Value, label: &str) -> Option<String> {
+    let Value::String(p) = path else {
+        return Some(format!("is {}; expected a string", type_name(path)));
+    };
+    file_problem(p).or_else(|| {
+        let file = p.rsplit('/').next().unwrap_or(p);
+        (!derived_from(file, label)).then(|| format!("is not named after the label {label:?}"))
+    })
+}
+
 fn umask(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
-    let Some(value) = dict.get("Umask") else {
-        return;
-    };
-    let mask = match value {
-        Value::Integer(i) => i.as_unsigned(),
-        Value::String(s) => parse_strtoul(s),
-        _ => None,
-    };
-    let message = match mask {
-        Some(mask) if mask & 0o022 == 0o022 => return,
-        Some(mask) => format!(
-            "Umask is {} (0{:03o}); files the root helper creates are writable by {}",
-            show(value),
-            mask & 0o777,
-            if mask & 0o002 == 0 {
-                "everyone"
-            } else {
-                "its group"
-            }
-        ),
-        None => format!(
-            "Umask is {}; expected a number (an integer, or a string strtoul(3) reads)",
-            show(value)
-        ),
-    };
-    out.push(KeyJudgement::new(
-        KeyRule::Umask,
-        "Umask",
-        message,
-        "remove Umask (launchd's default 022 is right), or use one that masks 022",
-    ));
+    for (key, value) in entries(dict, "Umask") {
+        let mask = match value {
+            Value::Integer(i) => i.as_unsigned(),
+            Value::String(s) => parse_strtoul(s),
+            _ => None,
+        };
+        let message = match mask {
+            Some(mask) if mask & 0o022 == 0o022 => continue,
+            Some(mask) => format!(
+                "{key} is {} (0{:03o}); files the root helper creates are writable by {}",
+                show(value),
+                mask & 0o777,
+                if mask & 0o002 == 0 {
+                    "everyone"
+                } else {
+                    "its group"
+                }
+            ),
+            None => format!(
+                "{key} is {}; expected a number (an integer, or a string strtoul(3) reads)",
+                show(value)
+            ),
+        };
+        out.push(KeyJudgement::new(
+            KeyRule::Umask,
+            key,
+            message,
+            "remove Umask (launchd's default 022 is right), or use one that masks 022",
+        ));
+    }
 }
 
 /// What launchd's strtoul(3) with base 0 reads: `0x` hexadecimal, leading `0` octal, else
@@ -618,8 +654,8 @@ fn parse_strtoul(text: &str) -> Option<u64> {
     let t = text.trim();
     if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         u64::from_str_radix(hex, 16).ok()
-    } else if t.len() > 1 && t.starts_with('0') {
-        u64::from_str_radix(&t[1..], 8).ok()
+    } else if let Some(octal) = t.strip_prefix('0').filter(|rest| !rest.is_empty()) {
+        u64::from_str_radix(octal, 8).ok()
     } else {
         t.parse().ok()
     }

@@ -186,9 +186,12 @@ pub(crate) fn check_launchd_plist(
         )),
     }
     let dict = launchd.dictionary();
-    let ignored: Vec<&str> = ["Program", "ProgramArguments"]
-        .into_iter()
-        .filter(|k| dict.contains_key(k))
+    let judgements = launchd_policy::judge(dict, label);
+    // launchd matches keys in any case, so the policy finds every spelling of these.
+    let ignored: Vec<&str> = judgements
+        .iter()
+        .filter(|j| matches!(j.rule, KeyRule::Program | KeyRule::ProgramArguments))
+        .map(|j| j.key.as_str())
         .collect();
     if !ignored.is_empty() {
         findings.push(Finding::new(
@@ -225,7 +228,7 @@ pub(crate) fn check_launchd_plist(
             "declare a MachServices entry (XPC) or a Sockets entry in the embedded launchd plist",
         ));
     }
-    for judgement in launchd_policy::judge(dict, label) {
+    for judgement in judgements {
         if let Some(id) = policy_finding(judgement.rule) {
             findings.push(Finding::new(id, path, judgement.message, judgement.hint));
         }
@@ -343,6 +346,7 @@ mod tests {
                 "unreachable"
             ]
         );
+        assert!(findings[1].message.contains("sets ProgramArguments;"));
         assert!(findings[2].message.contains("KeepAlive"));
         assert!(!findings[2].message.contains("RunAtLoad"));
 
@@ -375,6 +379,17 @@ mod tests {
             .filter(|r| r.class() != KeyClass::SetBySmbless && **r != KeyRule::LabelMismatch)
             .count();
         assert_eq!(reported.len(), judged);
+    }
+
+    #[test]
+    fn program_keys_in_any_case_are_reported() {
+        let mut findings = Vec::new();
+        let body = "<key>Label</key><string>com.x.helper</string>\
+            <key>MachServices</key><dict><key>com.x.helper</key><true/></dict>\
+            <key>program</key><string>/tmp/x</string>";
+        check_launchd_plist("com.x.helper", "h", Some(&plist(body)), &mut findings);
+        assert_eq!(ids(&findings), ["program-key-ignored"]);
+        assert!(findings[0].message.contains("sets program;"));
     }
 
     #[test]

@@ -496,3 +496,55 @@ fn the_helper_templates_plist_passes_the_policy() {
         [KeyRule::LabelMismatch, KeyRule::SocketPath]
     );
 }
+
+#[test]
+fn keys_match_in_any_case_as_launchd_matches_them() {
+    let all = judge(
+        &plist(
+            "<key>label</key><string>com.apple.sshd</string>\
+             <key>rootdirectory</key><string>/tmp</string>\
+             <key>ENVIRONMENTVARIABLES</key><dict><key>DYLD_INSERT_LIBRARIES</key><string>x</string></dict>\
+             <key>username</key><string>nobody</string>\
+             <key>sockets</key><dict><key>L</key><dict><key>sockpathname</key><string>/tmp/s</string></dict></dict>",
+        ),
+        LABEL,
+    );
+    assert_eq!(
+        rules(&all),
+        [
+            KeyRule::LabelMismatch,
+            KeyRule::LoaderEnvironment,
+            KeyRule::RootDirectory,
+            KeyRule::UserName,
+            KeyRule::SocketPath
+        ]
+    );
+    let keys: Vec<&str> = all.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "label",
+            "ENVIRONMENTVARIABLES/DYLD_INSERT_LIBRARIES",
+            "rootdirectory",
+            "username",
+            "sockets/L/sockpathname"
+        ]
+    );
+    assert!(all[2].message.starts_with("rootdirectory is \"/tmp\""));
+}
+
+#[test]
+fn render_drops_every_spelling_of_the_keys_it_sets() {
+    let embedded = plist(
+        "<key>PROGRAM</key><string>/tmp/evil</string>\
+         <key>programarguments</key><array><string>/tmp/evil</string></array>\
+         <key>associatedBundleIdentifiers</key><array><string>com.other</string></array>",
+    );
+    let installed = Path::new("/Library/PrivilegedHelperTools/com.example.helper");
+    let dict = render_daemon_plist(&embedded, LABEL, installed, "com.example.app").unwrap();
+    let keys: Vec<&str> = dict.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["Label", "ProgramArguments", "AssociatedBundleIdentifiers"]
+    );
+}
