@@ -162,10 +162,11 @@ impl KeyJudgement {
     }
 }
 
-/// Directories that only root can change on a stock macOS (the system volume is sealed; these
-/// data-volume directories are `root:wheel`, `/var/run` `root:daemon`, none group- or
-/// world-writable). A path is inside one when it equals it or lies below it. `/` itself counts
-/// as a directory but not as a prefix.
+/// Directories that only root can change on a stock macOS: the sealed system volume, and
+/// data-volume directories owned by root and writable by no user account (`root:wheel`;
+/// `/var/run` is `root:daemon 0775`, and the daemon group holds only system accounts). A path is
+/// inside one when it equals it or lies below it. `/` itself counts as a directory but not as a
+/// prefix.
 pub const ROOT_OWNED_DIRS: &[&str] = &[
     "/Library/PrivilegedHelperTools",
     "/System",
@@ -430,10 +431,22 @@ fn warnings(dict: &Dictionary, label: &str, out: &mut Vec<KeyJudgement>) {
 
 fn identity(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
     let keys = [
-        ("UserName", KeyRule::UserName, "root", "user"),
-        ("GroupName", KeyRule::GroupName, "wheel", "group"),
+        (
+            "UserName",
+            KeyRule::UserName,
+            "root",
+            "the helper runs as that user instead of root, and whoever is that user can debug or \
+             signal it and read its memory",
+        ),
+        (
+            "GroupName",
+            KeyRule::GroupName,
+            "wheel",
+            "the helper runs with that group instead of wheel, and the group's members can read \
+             (with a loose umask, write) what it creates",
+        ),
     ];
-    for (name, rule, expected, what) in keys {
+    for (name, rule, expected, effect) in keys {
         for (key, value) in entries(dict, name) {
             if matches!(value, Value::String(v) if v == expected) {
                 continue;
@@ -441,13 +454,10 @@ fn identity(dict: &Dictionary, out: &mut Vec<KeyJudgement>) {
             out.push(KeyJudgement::new(
                 rule,
                 key,
-                format!(
-                    "{key} is {}; the helper runs as that {what}, not {expected}, and whoever is \
-                     that {what} can control or read the running helper",
-                    show(value)
-                ),
+                format!("{key} is {}; {effect}", show(value)),
                 &format!(
-                    "remove {name} (a daemon runs as {expected}), or drop privileges inside the helper"
+                    "remove {name} (a daemon runs as {expected}), or drop privileges inside the \
+                     helper once it has done its root work"
                 ),
             ));
         }
