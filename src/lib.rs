@@ -28,6 +28,7 @@ pub mod contract;
 pub mod inspect;
 #[cfg(unix)]
 pub mod install;
+pub mod launchd_policy;
 pub mod mapped;
 pub mod plists;
 pub mod requirement;

@@ -119,6 +119,40 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ("info-plist-missing", &["info-plist-missing"], false),
     ("label-mismatch", &["label-mismatch"], false),
     ("launchd-plist-missing", &["launchd-plist-missing"], false),
+    // The launchd key policy: refusals are errors, the rest warnings.
+    ("launchd-bundle-program", &["launchd-bundle-program"], false),
+    (
+        "launchd-loader-environment",
+        &["launchd-loader-environment"],
+        false,
+    ),
+    ("launchd-root-directory", &["launchd-root-directory"], false),
+    (
+        "launchd-working-directory",
+        &["launchd-working-directory"],
+        false,
+    ),
+    (
+        "launchd-enable-globbing",
+        &["launchd-enable-globbing"],
+        false,
+    ),
+    ("launchd-user-name", &["launchd-user-name"], true),
+    ("launchd-group-name", &["launchd-group-name"], true),
+    (
+        "launchd-standard-io-path",
+        &["launchd-standard-io-path"],
+        true,
+    ),
+    ("launchd-launch-on-path", &["launchd-launch-on-path"], true),
+    (
+        "launchd-mach-service-name",
+        &["launchd-mach-service-name"],
+        true,
+    ),
+    ("launchd-socket-path", &["launchd-socket-path"], true),
+    ("launchd-network-socket", &["launchd-network-socket"], true),
+    ("launchd-umask", &["launchd-umask"], true),
     (
         "no-downgrade-protection",
         &["no-downgrade-protection"],
@@ -156,7 +190,11 @@ const CASES: &[(&str, &[&str], bool)] = &[
         ],
         false,
     ),
-    ("two-helpers-one-mismatch", &["label-mismatch"], false),
+    (
+        "two-helpers-one-mismatch",
+        &["label-mismatch", "launchd-mach-service-name"],
+        false,
+    ),
     ("unreachable-helper", &["unreachable"], true),
 ];
 
@@ -291,6 +329,19 @@ fn every_finding_id_is_produced_by_some_fixture() {
         "program-key-ignored",
         "installed-client-requirement-unsatisfied",
         "version-not-newer",
+        "launchd-bundle-program",
+        "launchd-loader-environment",
+        "launchd-root-directory",
+        "launchd-working-directory",
+        "launchd-enable-globbing",
+        "launchd-user-name",
+        "launchd-group-name",
+        "launchd-standard-io-path",
+        "launchd-launch-on-path",
+        "launchd-mach-service-name",
+        "launchd-socket-path",
+        "launchd-network-socket",
+        "launchd-umask",
     ];
     // app-not-bundle needs no fixture: any directory without Contents/ (tested below).
     for id in listed.iter().filter(|id| **id != "app-not-bundle") {

@@ -108,6 +108,17 @@ finding_ids! {
     BlessRefused = "bless-refused", Error;
     /// `--strict`: a requirement is not string-equal to the designated requirement it names.
     StrictRequirementMismatch = "strict-requirement-mismatch", Error;
+    // --- the launchd key policy (crate::launchd_policy): keys the installer refuses ---------
+    /// The launchd plist sets `BundleProgram`: launchd would run a file inside the app bundle as root.
+    LaunchdBundleProgram = "launchd-bundle-program", Error;
+    /// The launchd plist's `EnvironmentVariables` sets a `DYLD_`/`LD_` loader variable.
+    LaunchdLoaderEnvironment = "launchd-loader-environment", Error;
+    /// The launchd plist sets `RootDirectory`: launchd would chroot and run another file.
+    LaunchdRootDirectory = "launchd-root-directory", Error;
+    /// The launchd plist's `WorkingDirectory` is not a normalised absolute path in a root-owned directory.
+    LaunchdWorkingDirectory = "launchd-working-directory", Error;
+    /// The launchd plist sets `EnableGlobbing`: launchd would glob-expand the program arguments.
+    LaunchdEnableGlobbing = "launchd-enable-globbing", Error;
     /// The installed helper's version is not older than the bundled one: bless changes nothing.
     VersionNotNewer = "version-not-newer", Warning;
     /// A requirement trusts any Apple-issued developer certificate (no team pinning).
@@ -124,6 +135,23 @@ finding_ids! {
     NotOnDemand = "not-on-demand", Warning;
     /// Neither `MachServices` nor `Sockets`: nothing can reach the helper.
     Unreachable = "unreachable", Warning;
+    // --- the launchd key policy (crate::launchd_policy): keys that deserve a warning --------
+    /// The launchd plist's `UserName` is not root.
+    LaunchdUserName = "launchd-user-name", Warning;
+    /// The launchd plist's `GroupName` is not wheel.
+    LaunchdGroupName = "launchd-group-name", Warning;
+    /// `StandardInPath`/`StandardOutPath`/`StandardErrorPath` lies outside a root-owned directory.
+    LaunchdStandardIoPath = "launchd-standard-io-path", Warning;
+    /// `WatchPaths`/`QueueDirectories` start the root helper on file-system events.
+    LaunchdLaunchOnPath = "launchd-launch-on-path", Warning;
+    /// A `MachServices` name is neither the label nor `LABEL.something`.
+    LaunchdMachServiceName = "launchd-mach-service-name", Warning;
+    /// A socket's `SockPathName` is outside a root-owned directory or not named after the label.
+    LaunchdSocketPath = "launchd-socket-path", Warning;
+    /// A socket listens on a network port, where peers have no kernel-attested identity.
+    LaunchdNetworkSocket = "launchd-network-socket", Warning;
+    /// `Umask` lets group or others write the files the root helper creates.
+    LaunchdUmask = "launchd-umask", Warning;
     /// `SMAuthorizedClients` has more than one entry (SMJobBlessUtil expects exactly one).
     MultipleAuthorizedClients = "multiple-authorized-clients", Info;
     /// The app also carries SMAppService daemon plists.

@@ -1,6 +1,7 @@
 //! Checks of a helper's embedded Info.plist and launchd plist: the parts of the contract that
 //! need no signature.
 
+use crate::launchd_policy::{self, KeyRule};
 use crate::plists::Plist;
 use crate::version::BundleVersion;
 
@@ -185,9 +186,12 @@ pub(crate) fn check_launchd_plist(
         )),
     }
     let dict = launchd.dictionary();
-    let ignored: Vec<&str> = ["Program", "ProgramArguments"]
-        .into_iter()
-        .filter(|k| dict.contains_key(k))
+    let judgements = launchd_policy::judge(dict, label);
+    // launchd matches keys in any case, so the policy finds every spelling of these.
+    let ignored: Vec<&str> = judgements
+        .iter()
+        .filter(|j| matches!(j.rule, KeyRule::Program | KeyRule::ProgramArguments))
+        .map(|j| j.key.as_str())
         .collect();
     if !ignored.is_empty() {
         findings.push(Finding::new(
@@ -224,6 +228,37 @@ pub(crate) fn check_launchd_plist(
             "declare a MachServices entry (XPC) or a Sockets entry in the embedded launchd plist",
         ));
     }
+    for judgement in judgements {
+        if let Some(id) = policy_finding(judgement.rule) {
+            findings.push(Finding::new(id, path, judgement.message, judgement.hint));
+        }
+    }
+}
+
+/// The finding a rule of the launchd key policy is reported as: refusals are errors (the
+/// installer would refuse the helper), warnings warnings. `None` for the rules reported above
+/// in their own words (`Label`, `Program`/`ProgramArguments`) and for
+/// `AssociatedBundleIdentifiers`, which smbless sets and nothing is wrong with.
+fn policy_finding(rule: KeyRule) -> Option<FindingId> {
+    Some(match rule {
+        KeyRule::Program
+        | KeyRule::ProgramArguments
+        | KeyRule::AssociatedBundleIdentifiers
+        | KeyRule::LabelMismatch => return None,
+        KeyRule::BundleProgram => FindingId::LaunchdBundleProgram,
+        KeyRule::LoaderEnvironment => FindingId::LaunchdLoaderEnvironment,
+        KeyRule::RootDirectory => FindingId::LaunchdRootDirectory,
+        KeyRule::WorkingDirectory => FindingId::LaunchdWorkingDirectory,
+        KeyRule::EnableGlobbing => FindingId::LaunchdEnableGlobbing,
+        KeyRule::UserName => FindingId::LaunchdUserName,
+        KeyRule::GroupName => FindingId::LaunchdGroupName,
+        KeyRule::StandardIoPath => FindingId::LaunchdStandardIoPath,
+        KeyRule::LaunchOnPath => FindingId::LaunchdLaunchOnPath,
+        KeyRule::MachServiceName => FindingId::LaunchdMachServiceName,
+        KeyRule::SocketPath => FindingId::LaunchdSocketPath,
+        KeyRule::NetworkSocket => FindingId::LaunchdNetworkSocket,
+        KeyRule::Umask => FindingId::LaunchdUmask,
+    })
 }
 
 #[cfg(test)]
@@ -311,11 +346,67 @@ mod tests {
                 "unreachable"
             ]
         );
+        assert!(findings[1].message.contains("sets ProgramArguments;"));
         assert!(findings[2].message.contains("KeepAlive"));
         assert!(!findings[2].message.contains("RunAtLoad"));
 
         let mut findings = Vec::new();
         check_launchd_plist("com.x.helper", "h", None, &mut findings);
         assert_eq!(ids(&findings), ["launchd-plist-missing"]);
+    }
+
+    #[test]
+    fn launchd_policy_refusals_are_errors_and_warnings_warnings() {
+        use crate::contract::Severity;
+        use crate::launchd_policy::KeyClass;
+        let mut reported = std::collections::HashSet::new();
+        for &rule in KeyRule::ALL {
+            let Some(id) = policy_finding(rule) else {
+                continue;
+            };
+            assert!(reported.insert(id), "{id} reports two rules");
+            let expected = match rule.class() {
+                KeyClass::Refuse => Severity::Error,
+                KeyClass::Warn => Severity::Warning,
+                KeyClass::SetBySmbless => panic!("{rule} is set by smbless, not a finding"),
+            };
+            assert_eq!(id.severity(), expected, "{rule}");
+            assert_eq!(id.as_str(), format!("launchd-{rule}"));
+        }
+        // Every refusal and every warning of the policy has its finding.
+        let judged = KeyRule::ALL
+            .iter()
+            .filter(|r| r.class() != KeyClass::SetBySmbless && **r != KeyRule::LabelMismatch)
+            .count();
+        assert_eq!(reported.len(), judged);
+    }
+
+    #[test]
+    fn program_keys_in_any_case_are_reported() {
+        let mut findings = Vec::new();
+        let body = "<key>Label</key><string>com.x.helper</string>\
+            <key>MachServices</key><dict><key>com.x.helper</key><true/></dict>\
+            <key>program</key><string>/tmp/x</string>";
+        check_launchd_plist("com.x.helper", "h", Some(&plist(body)), &mut findings);
+        assert_eq!(ids(&findings), ["program-key-ignored"]);
+        assert!(findings[0].message.contains("sets program;"));
+    }
+
+    #[test]
+    fn launchd_policy_judgements_become_findings() {
+        let mut findings = Vec::new();
+        let risky = "<key>Label</key><string>com.x.helper</string>\
+            <key>MachServices</key><dict><key>com.x.helper</key><true/></dict>\
+            <key>RootDirectory</key><string>/tmp</string>\
+            <key>UserName</key><string>nobody</string>\
+            <key>AssociatedBundleIdentifiers</key><string>com.x.app</string>";
+        check_launchd_plist("com.x.helper", "h", Some(&plist(risky)), &mut findings);
+        assert_eq!(
+            ids(&findings),
+            ["launchd-root-directory", "launchd-user-name"]
+        );
+        assert_eq!(findings[0].severity, crate::contract::Severity::Error);
+        assert!(findings[0].message.contains("RootDirectory is \"/tmp\""));
+        assert_eq!(findings[1].path, "h");
     }
 }
