@@ -133,16 +133,17 @@ pub trait JobBackend {
         super::layout::plist_name(label)
     }
 
-    /// Render the job file for the helper installed at `program` (its system path) from the
-    /// helper's embedded launchd plist: launchd's XML plist with `ProgramArguments` set by
-    /// smbless. `Err` lists the keys that must be refused.
+    /// Render the job file for the helper `label` installed at `program` (its system path)
+    /// from the helper's embedded launchd plist: launchd's XML plist with `ProgramArguments`
+    /// set by smbless. `Err` lists the keys that must be refused.
     fn render(
         &self,
         embedded: &plist::Dictionary,
+        label: &str,
         program: &Path,
         app_id: &str,
     ) -> Result<Vec<u8>, Vec<super::Refusal>> {
-        super::daemon::render(embedded, program, app_id)
+        super::daemon::render(embedded, label, program, app_id)
     }
 
     /// The program an installed job file runs (`ProgramArguments[0]`, else `Program`);

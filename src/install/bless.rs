@@ -245,7 +245,7 @@ fn render_job(ex: &Examined, backend: &dyn JobBackend) -> (Option<Vec<u8>>, Vec<
     else {
         return (None, Vec::new());
     };
-    match backend.render(embedded, &Layout::system_helper(label), app_id) {
+    match backend.render(embedded, label, &Layout::system_helper(label), app_id) {
         Ok(bytes) => (Some(bytes), Vec::new()),
         Err(refusals) => (None, refusals),
     }

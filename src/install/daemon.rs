@@ -5,41 +5,32 @@
 
 use std::path::Path;
 
-/// Build the daemon plist dictionary: `embedded` with `Program` removed, `ProgramArguments =
-/// [installed]` and `AssociatedBundleIdentifiers = [app_id]`. Every other key (Label,
-/// MachServices, Sockets, …) is kept as the developer wrote it.
-pub fn daemon_plist(
-    embedded: &plist::Dictionary,
-    installed: &Path,
-    app_id: &str,
-) -> plist::Dictionary {
-    let mut dict = embedded.clone();
-    dict.remove("Program");
-    dict.insert(
-        "ProgramArguments".into(),
-        plist::Value::Array(vec![plist::Value::String(
-            installed.to_string_lossy().into_owned(),
-        )]),
-    );
-    dict.insert(
-        "AssociatedBundleIdentifiers".into(),
-        plist::Value::Array(vec![plist::Value::String(app_id.to_owned())]),
-    );
-    dict
-}
-
-/// The job file for the helper installed at `installed`: [`daemon_plist`] as XML.
+/// The job file for the helper `label` installed at `installed`: the launchd key policy's
+/// rendering ([`crate::launchd_policy::render_daemon_plist`]) as XML. Every key the policy
+/// refuses (`BundleProgram`, `DYLD_`/`LD_` environment, `RootDirectory`, a `WorkingDirectory`
+/// outside root-owned places, …) becomes a `launchd-key-refused` refusal naming the key.
 pub fn render(
     embedded: &plist::Dictionary,
+    label: &str,
     installed: &Path,
     app_id: &str,
 ) -> Result<Vec<u8>, Vec<super::Refusal>> {
-    let dict = daemon_plist(embedded, installed, app_id);
+    let refusal = |key: &str, message: String, hint: String| {
+        super::Refusal::new(super::RefusalId::LaunchdKeyRefused, message, hint)
+            .with_details(vec![format!("key: {key}")])
+    };
+    let dict = crate::launchd_policy::render_daemon_plist(embedded, label, installed, app_id)
+        .map_err(|judgements| {
+            judgements
+                .into_iter()
+                .map(|j| refusal(&j.key, format!("[{}] {}", j.rule, j.message), j.hint))
+                .collect::<Vec<_>>()
+        })?;
     to_xml(&dict).map_err(|e| {
-        vec![super::Refusal::new(
-            super::RefusalId::LaunchdKeyRefused,
+        vec![refusal(
+            "",
             format!("the daemon plist cannot be written: {e}"),
-            "keep the embedded launchd plist to plain property-list values",
+            "keep the embedded launchd plist to plain property-list values".into(),
         )]
     })
 }
@@ -72,40 +63,6 @@ pub fn to_xml(dict: &plist::Dictionary) -> Result<Vec<u8>, plist::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn program_is_dropped_and_arguments_replaced() {
-        let mut embedded = plist::Dictionary::new();
-        embedded.insert("Label".into(), "com.example.helper".into());
-        embedded.insert("Program".into(), "/usr/local/bin/evil".into());
-        embedded.insert(
-            "ProgramArguments".into(),
-            plist::Value::Array(vec!["/bin/sh".into(), "-c".into()]),
-        );
-        let mut services = plist::Dictionary::new();
-        services.insert("com.example.helper".into(), true.into());
-        embedded.insert("MachServices".into(), services.clone().into());
-
-        let dict = daemon_plist(
-            &embedded,
-            Path::new("/Library/PrivilegedHelperTools/com.example.helper"),
-            "com.example.app",
-        );
-        assert!(dict.get("Program").is_none());
-        assert_eq!(
-            dict.get("ProgramArguments"),
-            Some(&plist::Value::Array(vec![
-                "/Library/PrivilegedHelperTools/com.example.helper".into()
-            ]))
-        );
-        assert_eq!(
-            dict.get("AssociatedBundleIdentifiers"),
-            Some(&plist::Value::Array(vec!["com.example.app".into()]))
-        );
-        assert_eq!(dict.get("Label"), Some(&"com.example.helper".into()));
-        assert_eq!(dict.get("MachServices"), Some(&services.into()));
-        assert_eq!(dict.len(), 4);
-    }
 
     #[test]
     fn xml_round_trips() {

@@ -65,7 +65,6 @@ pub use bless::{
     InstalledAt, Plan, PlannedFile, PredictOptions, Prediction,
 };
 pub use contract_trust::ContractTrust;
-pub use daemon::daemon_plist;
 pub use helper::{FactError, HelperFacts, MAX_HELPER_SIZE};
 pub use journal::{Journal, Phase};
 pub use layout::{is_system_root, Layout, UnsafeDir, DAEMON_DIR, HELPER_DIR, STATE_DIR};

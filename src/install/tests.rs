@@ -390,11 +390,13 @@ fn state(root: &Path) -> State {
         return State::Broken(format!("plist mode {pmode:o}"));
     }
     let dict: plist::Value = plist::from_file(&plist_path).unwrap();
-    let expected = daemon_plist(
+    let expected = crate::launchd_policy::render_daemon_plist(
         facts.launchd.as_ref().unwrap(),
+        LABEL,
         &Layout::system_helper(LABEL),
         "com.example.app",
-    );
+    )
+    .unwrap();
     if dict != plist::Value::Dictionary(expected) {
         return State::Broken(format!("plist content {dict:?}"));
     }
