@@ -162,7 +162,7 @@ fn print_human(r: &FileReport) {
         println!("  executable: {e}");
     }
     for s in &r.slices {
-        println!("  [{}] {}", s.arch, s.kind);
+        println!("  [{}] {} (trust: {})", s.arch, s.kind, s.trust);
         if let Some(i) = &s.identifier {
             println!("    identifier: {i}");
         }

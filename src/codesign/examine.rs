@@ -12,7 +12,7 @@ use super::hash::HashType;
 use super::reader::hex;
 use super::seal::{self, CodeResources, Finding};
 use super::signature::SliceSignature;
-use super::trust::AnchorKind;
+use super::trust::{AnchorKind, Trust};
 use super::verify::{verify_slice, Kind, Problem, SealContext, VerifyOptions};
 use crate::bundle::{Bundle, BundleError};
 use crate::container::{Container, ContainerError};
@@ -100,8 +100,11 @@ pub struct SignedSlice {
     pub certificates: Vec<CapturedX509Certificate>,
     /// How many of `certificates` form the chain as built (the rest are extra bag entries).
     pub chain_length: usize,
-    /// The anchor the chain reached.
+    /// The trusted anchor the chain reached.
     pub anchor: Option<AnchorKind>,
+    /// What the chain ends at (Apple root, user anchor, implicit self-signed anchor, nothing):
+    /// reported beside `kind` so that nobody mistakes valid for trusted.
+    pub trust: Trust,
     /// The entitlements (XML blob, else DER blob).
     pub entitlements: Option<plist::Value>,
     /// The Info.plist bound to this code (bundle Info.plist or `__info_plist`).
@@ -254,6 +257,7 @@ fn examine_file(
             certificates: Vec::new(),
             chain_length: 0,
             anchor: None,
+            trust: Trust::None,
             entitlements: None,
             info_plist: None,
             requirements: None,
@@ -358,6 +362,7 @@ fn examine_file(
         out.timestamp = verdict.timestamp;
         if let Some(chain) = &verdict.chain {
             out.anchor = chain.anchor;
+            out.trust = chain.trust();
             out.chain_length = chain.certs.len();
             // Leaf first, then the rest of the bag in chain order.
             let mut certs = chain.certs.clone();

@@ -6,6 +6,7 @@
 //! CodeDirectory, the CDHashes attributes to every CodeDirectory present, and the certificate
 //! chain to a trusted anchor.
 
+mod ber;
 pub mod blob;
 pub mod cms;
 mod der;

@@ -45,6 +45,9 @@ pub struct SliceReport {
     pub team_id: Option<String>,
     /// `developer-id`, `adhoc`, ….
     pub kind: String,
+    /// What the chain ends at: `apple`, `anchor` (a root the user trusts), `self-signed` (an
+    /// implicit anchor: valid, trusted by nothing) or `none`.
+    pub trust: String,
     /// Primary cdhash, 40 hex.
     pub cdhash: Option<String>,
     /// Every CodeDirectory's cdhash, primary first.
@@ -117,6 +120,7 @@ pub fn slice_report(s: &SignedSlice, dr: Option<String>, verified: bool) -> Slic
         identifier: s.identifier.clone(),
         team_id: s.team_id.clone(),
         kind: s.kind.as_str().to_owned(),
+        trust: s.trust.as_str().to_owned(),
         cdhash: s.cdhash.as_ref().map(|h| hex(h)),
         cdhashes: s
             .cdhashes
