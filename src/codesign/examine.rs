@@ -76,15 +76,15 @@ pub struct SignedSlice {
     pub arch: String,
     /// How it is signed.
     pub kind: Kind,
-    /// The primary CodeDirectory's identifier.
+    /// The strongest CodeDirectory's identifier.
     pub identifier: Option<String>,
     /// Its team identifier.
     pub team_id: Option<String>,
-    /// The primary cdhash (20 bytes).
+    /// The cdhash (20 bytes) of the strongest CodeDirectory, as macOS reports it.
     pub cdhash: Option<Vec<u8>>,
     /// Every CodeDirectory's (hash type, cdhash), primary first.
     pub cdhashes: Vec<(HashType, Vec<u8>)>,
-    /// The primary CodeDirectory's flags.
+    /// The strongest CodeDirectory's flags.
     pub flags: u32,
     /// Its version.
     pub code_directory_version: Option<u32>,
@@ -290,7 +290,9 @@ fn examine_file(
                 continue;
             }
         };
-        let cd = &sig.primary;
+        // macOS describes code by its strongest CodeDirectory (`bestHashOf`), not the
+        // primary one; the CMS binds the primary, which `verify` checks separately.
+        let cd = sig.best();
         out.identifier = Some(cd.identifier.clone());
         out.team_id = cd.team_id.clone();
         out.cdhash = Some(cd.cdhash());

@@ -35,7 +35,8 @@ pub use signature::SliceSignature;
 pub use verify::{verify_slice, Kind, Problem, SealContext, SliceVerdict, VerifyOptions};
 
 /// The implicit designated requirement of `slice` (Apple's synthesis from its certificates;
-/// `cdhash` clauses for ad-hoc and linker-signed code, over every slice in `all`), ignoring any
+/// `cdhash` clauses of each slice's strongest CodeDirectory for ad-hoc and linker-signed code,
+/// over every slice in `all`), ignoring any
 /// explicit one.
 pub fn implicit_designated_requirement(
     slice: &SignedSlice,
@@ -46,7 +47,7 @@ pub fn implicit_designated_requirement(
         Kind::Adhoc | Kind::LinkerSigned => {
             let hashes: Vec<Vec<u8>> = std::iter::once(slice)
                 .chain(all.iter().filter(|s| s.arch != slice.arch))
-                .flat_map(|s| s.cdhashes.iter().map(|(_, h)| h.clone()))
+                .filter_map(|s| s.cdhash.clone())
                 .collect();
             designated::adhoc(&hashes)
         }

@@ -48,7 +48,7 @@ pub struct SliceReport {
     /// What the chain ends at: `apple`, `anchor` (a root the user trusts), `self-signed` (an
     /// implicit anchor: valid, trusted by nothing) or `none`.
     pub trust: String,
-    /// Primary cdhash, 40 hex.
+    /// The cdhash of the strongest CodeDirectory (macOS's `CDHash=`), 40 hex.
     pub cdhash: Option<String>,
     /// Every CodeDirectory's cdhash, primary first.
     pub cdhashes: Vec<CdhashReport>,
