@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use smbless::codesign::trust::{AnchorKind, Anchors};
-use smbless::codesign::{examine, hex, Examination, ExamineOptions, HashType, VerifyOptions};
+use smbless::codesign::trust::{AnchorKind, Anchors, Trust};
+use smbless::codesign::{examine, hex, Examination, ExamineOptions, HashType, Kind, VerifyOptions};
 use smbless::requirement;
 
 fn root() -> &'static Path {
@@ -85,4 +85,177 @@ fn the_strongest_code_directory_is_the_cdhash() {
     assert_eq!(slice["cdhash"], sha256.as_str());
     assert_eq!(slice["cdhashes"][0]["cdhash"], sha1.as_str());
     assert_eq!(slice["cdhashes"][1]["cdhash"], sha256.as_str());
+}
+
+fn codes(ex: &Examination) -> Vec<&'static str> {
+    let mut c: Vec<&'static str> = ex.problems.iter().map(|p| p.code).collect();
+    for s in &ex.slices {
+        c.extend(s.problems.iter().map(|p| p.code));
+    }
+    c
+}
+
+fn joe_sha1() -> String {
+    std::fs::read_to_string(fixture("judge/joe.sha1"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn self_signed_expired_without_timestamp_is_valid_but_trusted_by_nothing() {
+    // Apple's SMJobBless sample shape: a self-signed, long-expired certificate, no timestamp.
+    // Apple's roots only: the certificate is an implicit anchor and expiry is tolerated.
+    let ex = examine(&fixture("judge/joe-helper"), &options(false)).unwrap();
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    let s = &ex.slices[0];
+    assert_eq!(s.trust, Trust::SelfSigned);
+    assert_eq!(s.kind, Kind::Untrusted);
+    assert_eq!(s.timestamp, None);
+    assert_eq!(s.chain_length, 1);
+    // Requirements decide trust.
+    assert!(satisfies(&ex, "certificate leaf[subject.CN] = \"Joe Developer\"").0);
+    let pinned = format!("certificate leaf = H\"{}\"", joe_sha1());
+    assert!(satisfies(&ex, &pinned).0, "{}", satisfies(&ex, &pinned).1);
+    assert!(satisfies(&ex, &format!("certificate root = H\"{}\"", joe_sha1())).0);
+    let (held, why) = satisfies(&ex, "anchor apple generic");
+    assert!(!held);
+    assert!(why.contains("Apple root"), "{why}");
+    assert!(!satisfies(&ex, "anchor trusted").0);
+}
+
+#[test]
+fn certificate_hashes_are_over_the_stored_bytes() {
+    // The EC certificate's bytes differ from what the CMS parser re-encodes: every hash
+    // smbless shows or compares must be the one openssl computes over the bytes themselves.
+    let ex = verify("judge/joe-helper");
+    let s = &ex.slices[0];
+    assert_eq!(
+        hex(&smbless::codesign::hash::sha1(
+            s.certificates[0].constructed_data()
+        )),
+        joe_sha1()
+    );
+    let pem = std::fs::read(fixture("judge/joe.pem")).unwrap();
+    let from_pem = x509_certificate::CapturedX509Certificate::from_pem(&pem).unwrap();
+    assert_eq!(
+        s.certificates[0].constructed_data(),
+        from_pem.constructed_data()
+    );
+}
+
+#[test]
+fn any_certificate_of_the_chain_may_be_the_anchor() {
+    // The self-signed leaf itself as `--anchor`: trusted, by the user's choice.
+    let mut o = options(false);
+    o.verify
+        .anchors
+        .add_pem(
+            &std::fs::read(fixture("judge/joe.pem")).unwrap(),
+            AnchorKind::Custom,
+            "joe.pem",
+        )
+        .unwrap();
+    let ex = examine(&fixture("judge/joe-helper"), &o).unwrap();
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    assert_eq!(ex.slices[0].trust, Trust::Anchor);
+    assert_eq!(ex.slices[0].kind, Kind::CustomAnchor);
+    assert!(satisfies(&ex, "anchor trusted").0);
+    // The intermediate of the test PKI as anchor: the chain stops there.
+    let mut o = options(false);
+    o.verify
+        .anchors
+        .add_pem(
+            &std::fs::read(fixture("pki/devid-ca.pem")).unwrap(),
+            AnchorKind::Custom,
+            "devid-ca.pem",
+        )
+        .unwrap();
+    let ex = examine(&fixture("signature/thin"), &o).unwrap();
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    assert_eq!(ex.slices[0].trust, Trust::Anchor);
+    assert_eq!(ex.slices[0].chain_length, 2);
+    // And through the CLI, with `trust` beside `kind`.
+    let (code, v) = json(&[
+        "signature",
+        "verify",
+        "--json",
+        "--anchor",
+        fixture("judge/joe.pem").to_str().unwrap(),
+        fixture("judge/joe-helper").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["slices"][0]["trust"], "anchor");
+    assert_eq!(v["slices"][0]["kind"], "custom-anchor");
+    let out = smbless()
+        .args(["signature", "show"])
+        .arg(fixture("judge/joe-helper"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("untrusted (trust: self-signed)"), "{text}");
+}
+
+#[test]
+fn an_incomplete_chain_is_still_invalid() {
+    // `foreign-chain` carries an intermediate with the right name but another key: the leaf's
+    // issuer is not at hand, and no implicit anchor rescues an incomplete chain.
+    let ex = examine(&fixture("signature/foreign-chain"), &options(false)).unwrap();
+    assert!(codes(&ex).contains(&"chain-untrusted"), "{:?}", codes(&ex));
+    assert_eq!(ex.slices[0].trust, Trust::None);
+}
+
+#[test]
+fn signer_info_without_signed_attributes_is_verified_over_the_code_directory() {
+    let ex = verify("judge/noattr-helper");
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    assert_eq!(ex.slices[0].kind, Kind::DeveloperId);
+    // The CodeDirectory the script signed is the one in the file.
+    let cd = std::fs::read(fixture("judge/noattr-cd")).unwrap();
+    let file = std::fs::read(fixture("judge/noattr-helper")).unwrap();
+    let at = file
+        .windows(cd.len())
+        .position(|w| w == cd.as_slice())
+        .expect("the signed CodeDirectory is embedded");
+    // Change the identifier inside it: the signature no longer covers it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut tampered = file.clone();
+    let ident = b"com.example.helper";
+    let i = at + cd.windows(ident.len()).position(|w| w == ident).unwrap();
+    tampered[i + ident.len() - 1] = b'x';
+    let path = dir.path().join("tampered");
+    std::fs::write(&path, &tampered).unwrap();
+    let ex = examine(&path, &options(true)).unwrap();
+    assert_eq!(codes(&ex), ["cms-signature"], "{:?}", ex.all_problems());
+}
+
+#[test]
+fn entitlements_with_trailing_text_are_read_by_show_and_verify_alike() {
+    let ex = verify("judge/entitlements-trailing");
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    assert_eq!(
+        ex.slices[0].entitlement_value("com.apple.security.cs.allow-jit"),
+        Some(&plist::Value::Boolean(true))
+    );
+    for cmd in ["show", "verify"] {
+        let (_, v) = json(&[
+            "signature",
+            cmd,
+            "--json",
+            "--testing-treat-as-apple-root",
+            fixture("signature/root.pem").to_str().unwrap(),
+            fixture("judge/entitlements-trailing").to_str().unwrap(),
+        ]);
+        assert_eq!(
+            v["slices"][0]["entitlements"]["com.apple.security.cs.allow-jit"], true,
+            "{cmd}: {v}"
+        );
+    }
+    assert!(
+        satisfies(
+            &ex,
+            "entitlement[\"com.apple.security.cs.allow-jit\"] exists"
+        )
+        .0
+    );
 }
