@@ -259,3 +259,123 @@ fn entitlements_with_trailing_text_are_read_by_show_and_verify_alike() {
         .0
     );
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_main_executable_stands_for_its_bundle() {
+    let test_root = root().join("fixtures/src/pki/root.pem");
+    let mut o = options(false);
+    o.verify
+        .anchors
+        .add_pem(
+            &std::fs::read(&test_root).unwrap(),
+            AnchorKind::TestApple,
+            "root",
+        )
+        .unwrap();
+    let exe = fixture("apps/Example.app/Contents/MacOS/Example");
+    let ex = examine(&exe, &o).unwrap();
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    assert_eq!(ex.path, exe);
+    assert_eq!(
+        ex.bundle,
+        Some(std::fs::canonicalize(fixture("apps/Example.app")).unwrap())
+    );
+    // Alone, the file's seals of Info.plist and CodeResources find nothing: today's
+    // single-file judgement, kept for --file-only.
+    let alone = smbless::codesign::examine_file_only(&exe, &o).unwrap();
+    assert_eq!(alone.bundle, None);
+    let c = codes(&alone);
+    assert!(
+        c.contains(&"info-plist") && c.contains(&"resources"),
+        "{c:?}"
+    );
+    // Team-pinned requirements hold on the main executable's path, through the CLI.
+    let req = "anchor apple generic and identifier \"com.example.smbless.app\" and certificate leaf[subject.OU] = EXAMPLE123";
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "req",
+            "check",
+            "--json",
+            "--testing-treat-as-apple-root",
+            test_root.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        a.push(exe.to_str().unwrap());
+        a.push(req);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let out = smbless().args(&a).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, v) = run(args(&[]));
+    assert_eq!(code, Some(0), "{v}");
+    assert!(
+        v["bundle"].as_str().unwrap().ends_with("Example.app"),
+        "{v}"
+    );
+    let (code, v) = run(args(&["--file-only"]));
+    assert_eq!(code, Some(1), "{v}");
+    assert!(v.get("bundle").is_none(), "{v}");
+    // `signature verify` and `req designated` take the same path.
+    let (code, v) = json(&[
+        "signature",
+        "verify",
+        "--json",
+        "--testing-treat-as-apple-root",
+        test_root.to_str().unwrap(),
+        exe.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert!(v["bundle"].as_str().unwrap().ends_with("Example.app"));
+    let out = smbless()
+        .args(["req", "designated"])
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn frameworks_and_other_bundle_kinds_resolve_too() {
+    let fw = "signature/Sig.app/Contents/Frameworks/Foo.framework";
+    for path in [format!("{fw}/Versions/A/Foo"), format!("{fw}/Foo")] {
+        let ex = verify(&path);
+        assert!(ex.is_valid(), "{path}: {:?}", ex.all_problems());
+        assert_eq!(
+            ex.bundle,
+            Some(std::fs::canonicalize(fixture(fw)).unwrap()),
+            "{path}"
+        );
+    }
+    // XPC services, app extensions, system extensions, plug-ins: the same Contents/MacOS layout.
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["xpc", "appex", "systemextension", "plugin", "bundle"] {
+        let b = dir.path().join(format!("Sig.{ext}"));
+        copy_dir(&fixture("signature/Sig.app"), &b);
+        let ex = examine(&b.join("Contents/MacOS/Sig App"), &options(true)).unwrap();
+        assert!(ex.is_valid(), "{ext}: {:?}", ex.all_problems());
+        assert_eq!(ex.bundle, Some(std::fs::canonicalize(&b).unwrap()), "{ext}");
+    }
+    // A file that is not the bundle's main executable is judged alone.
+    let tool = fixture("signature/Sig.app/Contents/Helpers/tool");
+    assert_eq!(
+        verify("signature/Sig.app/Contents/Helpers/tool").bundle,
+        None
+    );
+    assert_eq!(smbless::codesign::resolve::enclosing_bundle(&tool), None);
+    let stray = dir.path().join("Sig.xpc/Contents/MacOS/other");
+    std::fs::copy(&tool, &stray).unwrap();
+    assert_eq!(smbless::codesign::resolve::enclosing_bundle(&stray), None);
+}

@@ -129,7 +129,10 @@ impl SignedSlice {
 pub struct Examination {
     /// The path given.
     pub path: PathBuf,
-    /// The main executable when `path` is a bundle.
+    /// The bundle judged: `path` itself when it is one, or the bundle whose main executable
+    /// `path` is.
+    pub bundle: Option<PathBuf>,
+    /// The main executable when a bundle was judged.
     pub executable: Option<PathBuf>,
     /// One entry per slice examined.
     pub slices: Vec<SignedSlice>,
@@ -170,8 +173,24 @@ fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// Examine `path`: an app bundle (a directory with `Contents/`) or a single Mach-O/ELF file.
+/// Examine `path` as macOS does: a bundle (a directory with `Contents/`, or a versioned
+/// framework), or a single Mach-O/ELF file — except that a file which is the main executable of
+/// a bundle stands for that bundle ([`super::resolve::enclosing_bundle`]), whose Info.plist,
+/// resources and nested code are judged with it. [`Examination::bundle`] says which bundle.
 pub fn examine(path: &Path, opts: &ExamineOptions) -> Result<Examination, ExamineError> {
+    match super::resolve::enclosing_bundle(path) {
+        Some(bundle) => {
+            let mut ex = examine_at(&bundle, opts, 0)?;
+            ex.path = path.to_path_buf();
+            Ok(ex)
+        }
+        None => examine_at(path, opts, 0),
+    }
+}
+
+/// Examine `path` without resolving a main executable to its bundle: the file is judged alone
+/// (its special slots against what the file itself holds), as `--file-only` asks.
+pub fn examine_file_only(path: &Path, opts: &ExamineOptions) -> Result<Examination, ExamineError> {
     examine_at(path, opts, 0)
 }
 
@@ -386,6 +405,7 @@ fn examine_file(
     }
     Ok(Examination {
         path: path.to_path_buf(),
+        bundle: None,
         executable: None,
         slices,
         problems: Vec::new(),
@@ -404,6 +424,14 @@ struct Layout {
     /// How paths inside `base` are named in messages (`Contents`, `Versions/Current`).
     base_label: &'static str,
     executable: PathBuf,
+}
+
+/// The main executable of the versioned framework at `root`, if it is one.
+pub(super) fn framework_executable(root: &Path) -> Option<PathBuf> {
+    if !root.join("Versions").is_dir() {
+        return None;
+    }
+    framework_layout(root).ok().map(|l| l.executable)
 }
 
 /// A versioned framework: the signed version is `Versions/Current` (a symlink that must stay
@@ -477,6 +505,7 @@ fn examine_bundle(
     let exe = layout.executable;
     let mut ex = examine_file(&exe, opts, Some(&ctx))?;
     ex.path = root.to_path_buf();
+    ex.bundle = Some(root.to_path_buf());
     ex.executable = Some(exe.clone());
     if !opts.integrity {
         return Ok(ex);

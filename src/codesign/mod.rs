@@ -20,6 +20,7 @@ pub mod identity;
 pub mod pages;
 mod reader;
 pub mod report;
+pub mod resolve;
 pub mod seal;
 pub mod signature;
 pub mod trust;
@@ -28,7 +29,9 @@ pub mod verify;
 pub use blob::{BlobEntry, SuperBlob};
 pub use directory::CodeDirectory;
 pub use error::SignatureError;
-pub use examine::{examine, Examination, ExamineError, ExamineOptions, SignedSlice};
+pub use examine::{
+    examine, examine_file_only, Examination, ExamineError, ExamineOptions, SignedSlice,
+};
 pub use hash::HashType;
 pub use reader::{hex, unhex};
 pub use signature::SliceSignature;

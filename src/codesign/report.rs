@@ -86,6 +86,9 @@ pub struct SliceReport {
 pub struct FileReport {
     /// The path given.
     pub path: String,
+    /// The bundle judged: the path itself, or the bundle whose main executable it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
     /// The main executable, for a bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executable: Option<String>,
@@ -163,6 +166,7 @@ pub fn slice_report(s: &SignedSlice, dr: Option<String>, verified: bool) -> Slic
 pub fn file_report(ex: &Examination, dr: impl Fn(&SignedSlice) -> Option<String>) -> FileReport {
     FileReport {
         path: ex.path.display().to_string(),
+        bundle: ex.bundle.as_ref().map(|p| p.display().to_string()),
         executable: ex.executable.as_ref().map(|p| p.display().to_string()),
         valid: ex.verified.then(|| ex.is_valid()),
         problems: ex.verified.then(|| ex.problems.clone()),
