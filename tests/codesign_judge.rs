@@ -379,3 +379,31 @@ fn frameworks_and_other_bundle_kinds_resolve_too() {
     std::fs::copy(&tool, &stray).unwrap();
     assert_eq!(smbless::codesign::resolve::enclosing_bundle(&stray), None);
 }
+
+#[test]
+fn a_bundle_must_seal_its_resources_and_a_seal_must_find_them() {
+    // Linker-signed main executable: no special slot -3, no CodeResources, resources present.
+    let ex = verify("judge/Linker.app");
+    assert!(
+        ex.slices.iter().all(|s| s.is_valid()),
+        "{:?}",
+        ex.all_problems()
+    );
+    assert_eq!(codes(&ex), ["resources-not-sealed"]);
+    // The same executable alone is valid: a single file has no resource base.
+    let alone = smbless::codesign::examine_file_only(
+        &fixture("judge/Linker.app/Contents/MacOS/Linker"),
+        &options(true),
+    )
+    .unwrap();
+    assert!(alone.is_valid(), "{:?}", alone.all_problems());
+    // A sealed bundle whose CodeResources is gone: the seal finds nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("Sig.app");
+    copy_dir(&fixture("signature/Sig.app"), &b);
+    std::fs::remove_file(b.join("Contents/_CodeSignature/CodeResources")).unwrap();
+    let ex = examine(&b, &options(true)).unwrap();
+    let c = codes(&ex);
+    assert!(c.contains(&"resources-missing"), "{c:?}");
+    assert!(!c.contains(&"resources-not-sealed"), "{c:?}");
+}

@@ -113,6 +113,9 @@ pub struct SignedSlice {
     pub requirements: Option<Vec<u8>>,
     /// Launch-constraint blobs (slot, raw bytes).
     pub launch_constraints: Vec<(u32, Vec<u8>)>,
+    /// The strongest CodeDirectory seals a resource directory (special slot -3 is present and
+    /// not empty).
+    pub seals_resources: bool,
     /// Problems found (only meaningful when integrity was checked).
     pub problems: Vec<Problem>,
 }
@@ -281,6 +284,7 @@ fn examine_file(
             info_plist: None,
             requirements: None,
             launch_constraints: Vec::new(),
+            seals_resources: false,
             problems: Vec::new(),
         };
         let embedded_info = plists::embedded(slice, EmbeddedKind::Info);
@@ -323,6 +327,9 @@ fn examine_file(
         out.code_directory_version = Some(cd.version);
         out.page_size = cd.page_size();
         out.platform = cd.platform;
+        out.seals_resources = cd
+            .special_slot_hash(super::blob::slot::RESOURCEDIR)
+            .is_some_and(|h| h.iter().any(|&b| b != 0));
         out.requirements = sig.requirements.map(|b| b.data.to_vec());
         out.launch_constraints = sig
             .launch_constraints
@@ -511,18 +518,26 @@ fn examine_bundle(
         return Ok(ex);
     }
     let signed = ex.slices.iter().any(|s| s.kind != Kind::Unsigned);
+    // SecStaticCode::validateResources: a bundle always has a resource base (its support
+    // directory), so its signature must seal resources (special slot -3), and a seal must
+    // find its CodeResources; either failure is errSecCSResourcesNotFound.
+    let sealed = ex.slices.iter().any(|s| s.seals_resources);
     match &code_resources {
-        None => {
-            if signed && ex.slices.iter().any(|s| s.kind != Kind::LinkerSigned) {
-                ex.problems.push(Problem::new(
-                    "resources-missing",
-                    format!(
-                        "{}: missing; a signed bundle seals its resources there",
-                        cr_path.display()
-                    ),
-                ));
-            }
-        }
+        _ if !signed => {}
+        _ if !sealed => ex.problems.push(Problem::new(
+            "resources-not-sealed",
+            format!(
+                "{}: the bundle has resources ({label}/) but its signature seals none (no CodeResources hash in special slot -3), which macOS refuses",
+                root.display()
+            ),
+        )),
+        None => ex.problems.push(Problem::new(
+            "resources-missing",
+            format!(
+                "{}: missing, but the signature seals resources (special slot -3)",
+                cr_path.display()
+            ),
+        )),
         Some(bytes) => match CodeResources::parse(bytes) {
             Err(m) => ex.problems.push(Problem::new(
                 "resources-unreadable",
