@@ -120,6 +120,11 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ("label-mismatch", &["label-mismatch"], false),
     ("launchd-plist-missing", &["launchd-plist-missing"], false),
     (
+        "launchservices-extra-entry",
+        &["launchservices-entry-unnamed"],
+        true,
+    ),
+    (
         "no-downgrade-protection",
         &["no-downgrade-protection"],
         true,
@@ -132,7 +137,10 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ),
     (
         "privileged-executables-mismatch",
-        &["privileged-executables-mismatch"],
+        &[
+            "launchservices-entry-unnamed",
+            "privileged-executables-mismatch",
+        ],
         false,
     ),
     (
@@ -405,4 +413,31 @@ fn human_output_explains_with_a_tree() {
         ))
         .stdout(predicate::str::contains("= hint: "))
         .stdout(predicate::str::contains("FAILED: 1 error"));
+}
+
+#[test]
+fn an_entry_smprivilegedexecutables_does_not_name_is_a_warning_an_error_under_strict() {
+    // SMJobBless installs only the label asked for: a bundle beside the helper is ignored, and
+    // not judged as a helper.
+    let app = "fixtures/contract/launchservices-extra-entry.app";
+    let (code, report) = verify_json(app, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["helpers"].as_array().unwrap().len(), 1);
+    let finding = &report["findings"][0];
+    assert_eq!(finding["id"], "launchservices-entry-unnamed");
+    assert_eq!(finding["severity"], "warning");
+    assert!(finding["message"]
+        .as_str()
+        .unwrap()
+        .contains("LaunchServices/Extras.bundle"));
+    let (code, report) = verify_json(app, &["--strict"]);
+    assert_eq!(code, 1, "{report}");
+    let strict: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "launchservices-entry-unnamed")
+        .collect();
+    assert_eq!(strict.len(), 1);
+    assert_eq!(strict[0]["severity"], "error");
 }

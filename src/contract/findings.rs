@@ -106,6 +106,8 @@ finding_ids! {
     InstalledClientRequirementUnsatisfied = "installed-client-requirement-unsatisfied", Error;
     /// `--strict`: a requirement is not string-equal to the designated requirement it names.
     StrictRequirementMismatch = "strict-requirement-mismatch", Error;
+    /// A `Contents/Library/LaunchServices` entry `SMPrivilegedExecutables` does not name: SMJobBless ignores it (SMJobBlessUtil rejects it; an error under `--strict`).
+    LaunchServicesEntryUnnamed = "launchservices-entry-unnamed", Warning;
     /// The installed helper's version is not older than the bundled one: bless changes nothing.
     VersionNotNewer = "version-not-newer", Warning;
     /// A requirement trusts any Apple-issued developer certificate (no team pinning).
