@@ -407,3 +407,40 @@ fn a_bundle_must_seal_its_resources_and_a_seal_must_find_them() {
     assert!(c.contains(&"resources-missing"), "{c:?}");
     assert!(!c.contains(&"resources-not-sealed"), "{c:?}");
 }
+
+#[test]
+fn designated_requirements_print_as_codesign_prints_them() {
+    let line = |rel: &str| {
+        let out = smbless()
+            .args(["req", "designated"])
+            .arg(fixture(rel))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{rel}");
+        String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+    };
+    // Synthesised ones are marked `# `: ad-hoc and linker-signed (cdhash of the strongest
+    // CodeDirectory), and a certificate-signed one without an explicit requirement.
+    for rel in ["signature/adhoc", "signature/linker-signed"] {
+        let ex = verify(rel);
+        let cdhash = hex(ex.slices[0].cdhash.as_ref().unwrap());
+        assert_eq!(
+            line(rel),
+            format!("# designated => cdhash H\"{cdhash}\""),
+            "{rel}"
+        );
+    }
+    assert_eq!(
+        line("judge/joe-helper"),
+        format!(
+            "# designated => identifier \"com.example.joe.helper\" and certificate leaf = H\"{}\"",
+            joe_sha1()
+        )
+    );
+    // Explicit ones are printed as they are.
+    let explicit = line("apps/Example.app/Contents/MacOS/Example");
+    assert!(
+        explicit.starts_with("[x86_64] designated => anchor apple generic"),
+        "{explicit}"
+    );
+}

@@ -198,8 +198,14 @@ pub fn designated(args: DesignatedArgs) -> anyhow::Result<Outcome> {
             } else {
                 String::new()
             };
+            // As `codesign -d -r-` prints it: a synthesised (implicit) requirement is marked
+            // with `# `, since it is not in the signature's requirement set.
+            let mark = match s.source {
+                Some(DesignatedSource::Implicit) => "# ",
+                _ => "",
+            };
             match &s.designated_requirement {
-                Some(t) => println!("{prefix}designated => {t}"),
+                Some(t) => println!("{prefix}{mark}designated => {t}"),
                 None => println!("{prefix}(none: {})", s.kind),
             }
         }
