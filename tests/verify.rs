@@ -154,6 +154,11 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ("launchd-network-socket", &["launchd-network-socket"], true),
     ("launchd-umask", &["launchd-umask"], true),
     (
+        "launchservices-extra-entry",
+        &["launchservices-entry-unnamed"],
+        true,
+    ),
+    (
         "no-downgrade-protection",
         &["no-downgrade-protection"],
         true,
@@ -166,7 +171,10 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ),
     (
         "privileged-executables-mismatch",
-        &["privileged-executables-mismatch"],
+        &[
+            "launchservices-entry-unnamed",
+            "privileged-executables-mismatch",
+        ],
         false,
     ),
     (
@@ -239,8 +247,9 @@ fn the_bundled_example_is_clean() {
 
 #[test]
 fn without_the_test_root_nothing_is_trusted() {
-    // The fixtures are signed by a test PKI: with only Apple's real roots, `anchor apple
-    // generic` cannot hold and the chain is untrusted.
+    // The fixtures are signed by a test PKI: with only Apple's real roots the signatures are
+    // valid (the test root is an implicit anchor, as on macOS) but `anchor apple generic`
+    // cannot hold, so neither side satisfies the other's requirement.
     let output = Command::cargo_bin("smbless")
         .unwrap()
         .current_dir(root())
@@ -250,9 +259,13 @@ fn without_the_test_root_nothing_is_trusted() {
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let found = ids(&report);
-    assert!(found.contains("app-signature-invalid"), "{found:?}");
+    assert!(!found.contains("app-signature-invalid"), "{found:?}");
     assert!(
         found.contains("helper-requirement-unsatisfied"),
+        "{found:?}"
+    );
+    assert!(
+        found.contains("client-requirement-unsatisfied"),
         "{found:?}"
     );
 }
@@ -451,4 +464,31 @@ fn human_output_explains_with_a_tree() {
         ))
         .stdout(predicate::str::contains("= hint: "))
         .stdout(predicate::str::contains("FAILED: 1 error"));
+}
+
+#[test]
+fn an_entry_smprivilegedexecutables_does_not_name_is_a_warning_an_error_under_strict() {
+    // SMJobBless installs only the label asked for: a bundle beside the helper is ignored, and
+    // not judged as a helper.
+    let app = "fixtures/contract/launchservices-extra-entry.app";
+    let (code, report) = verify_json(app, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["helpers"].as_array().unwrap().len(), 1);
+    let finding = &report["findings"][0];
+    assert_eq!(finding["id"], "launchservices-entry-unnamed");
+    assert_eq!(finding["severity"], "warning");
+    assert!(finding["message"]
+        .as_str()
+        .unwrap()
+        .contains("LaunchServices/Extras.bundle"));
+    let (code, report) = verify_json(app, &["--strict"]);
+    assert_eq!(code, 1, "{report}");
+    let strict: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "launchservices-entry-unnamed")
+        .collect();
+    assert_eq!(strict.len(), 1);
+    assert_eq!(strict[0]["severity"], "error");
 }

@@ -5,12 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
-use smbless::codesign::{
-    designated_requirement, examine, DesignatedSource, ExamineOptions, Problem,
-};
+use smbless::codesign::{designated_requirement, DesignatedSource, ExamineOptions, Problem};
 use smbless::requirement::{self, Evaluation};
 
-use super::signature::TrustArgs;
+use super::signature::{TargetArgs, TrustArgs};
 use super::{output, Outcome};
 
 /// `smbless req check`.
@@ -26,6 +24,8 @@ pub struct CheckArgs {
     pub arch: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -41,6 +41,8 @@ pub struct DesignatedArgs {
     pub arch: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -61,6 +63,9 @@ struct SliceCheck {
 #[derive(Serialize)]
 struct CheckReport {
     path: String,
+    /// The bundle judged, when the path is one or is its main executable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle: Option<String>,
     requirement: String,
     satisfied: bool,
     /// Problems of the bundle as a whole (resources, nested code).
@@ -79,7 +84,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
         integrity: true,
         arch: args.arch.clone(),
     };
-    let ex = examine(&args.path, &opts)?;
+    let ex = args.target.examine(&args.path, &opts)?;
     let mut slices = Vec::new();
     for s in &ex.slices {
         let evaluation = requirement::evaluate(&req, s);
@@ -97,6 +102,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
         ex.problems.is_empty() && !slices.is_empty() && slices.iter().all(|s| s.satisfied);
     let report = CheckReport {
         path: args.path.display().to_string(),
+        bundle: ex.bundle.as_ref().map(|b| b.display().to_string()),
         requirement: requirement::to_text(&req),
         satisfied,
         problems: ex.problems.clone(),
@@ -167,7 +173,7 @@ pub fn designated(args: DesignatedArgs) -> anyhow::Result<Outcome> {
         integrity: false,
         arch: args.arch.clone(),
     };
-    let ex = examine(&args.path, &opts)?;
+    let ex = args.target.examine(&args.path, &opts)?;
     let mut out = Vec::new();
     for s in &ex.slices {
         let dr = designated_requirement(s, &ex.slices).map_err(|e| {
@@ -192,8 +198,14 @@ pub fn designated(args: DesignatedArgs) -> anyhow::Result<Outcome> {
             } else {
                 String::new()
             };
+            // As `codesign -d -r-` prints it: a synthesised (implicit) requirement is marked
+            // with `# `, since it is not in the signature's requirement set.
+            let mark = match s.source {
+                Some(DesignatedSource::Implicit) => "# ",
+                _ => "",
+            };
             match &s.designated_requirement {
-                Some(t) => println!("{prefix}designated => {t}"),
+                Some(t) => println!("{prefix}{mark}designated => {t}"),
                 None => println!("{prefix}(none: {})", s.kind),
             }
         }

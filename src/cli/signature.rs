@@ -64,6 +64,31 @@ impl TrustArgs {
     }
 }
 
+/// How a path names the code to judge.
+#[derive(Args, Clone, Copy, Default)]
+pub struct TargetArgs {
+    /// Judge the file alone even when it is the main executable of a bundle (by default, as on
+    /// macOS, `X.app/Contents/MacOS/X` stands for `X.app`, and a framework's
+    /// `Versions/A/X` for the framework).
+    #[arg(long = "file-only")]
+    pub file_only: bool,
+}
+
+impl TargetArgs {
+    /// Examine `path` as these arguments ask.
+    pub fn examine(
+        self,
+        path: &Path,
+        opts: &ExamineOptions,
+    ) -> Result<smbless::codesign::Examination, smbless::codesign::ExamineError> {
+        if self.file_only {
+            smbless::codesign::examine_file_only(path, opts)
+        } else {
+            examine(path, opts)
+        }
+    }
+}
+
 /// Parse `--at`.
 pub fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
@@ -89,6 +114,8 @@ pub struct ShowArgs {
     pub arch: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -104,6 +131,8 @@ pub struct VerifyArgs {
     pub arch: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Hashing threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -116,7 +145,7 @@ pub struct VerifyArgs {
 pub fn run(cmd: SignatureCommand) -> anyhow::Result<Outcome> {
     match cmd {
         SignatureCommand::Show(a) => {
-            let report = build(&a.path, &a.trust, a.arch.clone(), false, 0)?;
+            let report = build(&a.path, &a.trust, a.target, a.arch.clone(), false, 0)?;
             if a.json {
                 output::print_json(&report)?;
             } else {
@@ -125,7 +154,7 @@ pub fn run(cmd: SignatureCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         SignatureCommand::Verify(a) => {
-            let report = build(&a.path, &a.trust, a.arch.clone(), true, a.threads)?;
+            let report = build(&a.path, &a.trust, a.target, a.arch.clone(), true, a.threads)?;
             if a.json {
                 output::print_json(&report)?;
             } else {
@@ -139,6 +168,7 @@ pub fn run(cmd: SignatureCommand) -> anyhow::Result<Outcome> {
 fn build(
     path: &Path,
     trust: &TrustArgs,
+    target: TargetArgs,
     arch: Option<String>,
     integrity: bool,
     threads: usize,
@@ -150,7 +180,7 @@ fn build(
         integrity,
         arch,
     };
-    let ex = examine(path, &opts)?;
+    let ex = target.examine(path, &opts)?;
     Ok(file_report(&ex, |s| {
         smbless::codesign::designated_requirement_text(s, &ex.slices)
     }))
@@ -158,11 +188,14 @@ fn build(
 
 fn print_human(r: &FileReport) {
     println!("{}", r.path);
+    if let Some(b) = r.bundle.as_ref().filter(|b| **b != r.path) {
+        println!("  bundle: {b}");
+    }
     if let Some(e) = &r.executable {
         println!("  executable: {e}");
     }
     for s in &r.slices {
-        println!("  [{}] {}", s.arch, s.kind);
+        println!("  [{}] {} (trust: {})", s.arch, s.kind, s.trust);
         if let Some(i) = &s.identifier {
             println!("    identifier: {i}");
         }

@@ -95,7 +95,8 @@ impl CmsSignature {
                 format!("not a CMS SignedData: {e}"),
             )
         })?;
-        let certificates: Vec<CapturedX509Certificate> = sd.certificates().cloned().collect();
+        let certificates = stored_certificates(payload)
+            .map_err(|m| SignatureError::invalid("CMS signature blob", blob.offset, m))?;
         let mut out = CmsSignature {
             signed_data: sd,
             offset: blob.offset,
@@ -145,6 +146,23 @@ impl CmsSignature {
             .iter()
             .find(|c| c.issuer_name() == issuer && c.serial_number_asn1() == serial)
     }
+}
+
+/// The bag's certificates parsed from the bytes as stored (the CMS parser hands back
+/// re-encoded copies, whose hashes can differ from the signature's).
+fn stored_certificates(payload: &[u8]) -> Result<Vec<CapturedX509Certificate>, String> {
+    let raw = super::ber::cms_certificates(payload)
+        .map_err(|e| format!("certificate bag at offset {:#x}: {}", e.offset, e.message))?;
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, der)| {
+            CapturedX509Certificate::from_der(der.to_vec())
+                .or_else(|_| CapturedX509Certificate::from_ber(der.to_vec()))
+                .map_err(|e| {
+                    format!("certificate {i} of the bag is not a readable X.509 certificate: {e}")
+                })
+        })
+        .collect()
 }
 
 fn read_cdhashes_plist<'a>(

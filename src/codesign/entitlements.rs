@@ -23,7 +23,13 @@ pub fn parse_xml(blob: &BlobEntry<'_>) -> Result<plist::Value, SignatureError> {
         .map_err(|m| SignatureError::invalid("Entitlements blob", blob.offset, m))
 }
 
-/// Parse entitlements XML text (without the blob header).
+/// Parse entitlements XML text (without the blob header): the one reader `signature show`,
+/// `signature verify` and the requirement engine share.
+///
+/// As strict as Apple's property-list parser about the first top-level element, as lenient
+/// about what follows it: CoreFoundation stops once `</plist>` closes the document, so stray
+/// text after it (seen in real Developer ID binaries) is ignored. The special slot still
+/// seals every byte of the blob.
 pub fn parse_xml_bytes(payload: &[u8]) -> Result<plist::Value, String> {
     let start = payload
         .iter()
@@ -34,6 +40,81 @@ pub fn parse_xml_bytes(payload: &[u8]) -> Result<plist::Value, String> {
         .rposition(|&b| b != 0 && !b.is_ascii_whitespace())
         .map_or(start, |e| e + 1);
     let text = payload.get(start..end.max(start)).unwrap_or(&[]);
+    let document = text.get(..root_element_end(text)).unwrap_or(text);
+    parse_dictionary(document)
+}
+
+/// Where the document's first top-level element ends (just past its closing tag), skipping
+/// the XML declaration, comments, processing instructions, the DOCTYPE, CDATA sections and
+/// quoted attribute values; the whole text when it does not close.
+fn root_element_end(text: &[u8]) -> usize {
+    let find = |from: usize, pat: &[u8]| {
+        text.get(from..)
+            .and_then(|t| t.windows(pat.len()).position(|w| w == pat))
+            .map(|p| from + p + pat.len())
+    };
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(lt) = text
+        .get(i..)
+        .and_then(|t| t.iter().position(|&b| b == b'<'))
+    {
+        let at = i + lt;
+        let rest = text.get(at..).unwrap_or(&[]);
+        let skip_to = if rest.starts_with(b"<!--") {
+            find(at, b"-->")
+        } else if rest.starts_with(b"<![CDATA[") {
+            find(at, b"]]>")
+        } else if rest.starts_with(b"<?") {
+            find(at, b"?>")
+        } else if rest.starts_with(b"<!") {
+            // DOCTYPE, with an internal subset in brackets if any.
+            let close = find(at, b">");
+            match (find(at, b"["), close) {
+                (Some(open), Some(c)) if open < c => find(open, b"]").and_then(|e| find(e, b">")),
+                _ => close,
+            }
+        } else {
+            let end = tag_end(text, at);
+            if let Some(e) = end {
+                let closing = rest.starts_with(b"</");
+                let empty = text.get(e.saturating_sub(2)) == Some(&b'/');
+                if closing {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return e;
+                    }
+                } else if !empty {
+                    depth += 1;
+                } else if depth == 0 {
+                    return e;
+                }
+            }
+            end
+        };
+        match skip_to {
+            Some(next) => i = next,
+            None => break,
+        }
+    }
+    text.len()
+}
+
+/// Just past the `>` that ends the tag starting at `at`, outside quoted attribute values.
+fn tag_end(text: &[u8], at: usize) -> Option<usize> {
+    let mut quote = None;
+    for (k, &b) in text.get(at..)?.iter().enumerate() {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if q == b => quote = None,
+            (None, b'>') => return Some(at + k + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_dictionary(text: &[u8]) -> Result<plist::Value, String> {
     let v = plist::Value::from_reader_xml(std::io::Cursor::new(text))
         .map_err(|e| format!("not an XML property list: {e}"))?;
     if v.as_dictionary().is_none() {
@@ -253,5 +334,42 @@ mod tests {
             Some(&plist::Value::Boolean(true))
         );
         assert!(parse_xml_bytes(b"{ a = 1; }").is_err());
+    }
+
+    #[test]
+    fn xml_reading_stops_after_the_first_element() {
+        let doc = "<?xml version=\"1.0\"?>\n<!-- </plist> --><plist version=\"1.0\"><dict><key>a</key><string>&lt;/plist></string></dict></plist>";
+        assert!(parse_xml_bytes(doc.as_bytes()).is_ok());
+        for tail in [
+            "\nstray text",
+            "</plist>",
+            "<dict>",
+            "\n<plist><dict/></plist>",
+        ] {
+            let x = format!("{doc}{tail}");
+            let v = parse_xml_bytes(x.as_bytes()).unwrap_or_else(|e| panic!("{tail:?}: {e}"));
+            assert_eq!(
+                v.as_dictionary().unwrap().get("a"),
+                Some(&plist::Value::String("</plist>".into())),
+                "{tail:?}"
+            );
+        }
+        // The element itself is held to the parser's rules.
+        for bad in [
+            "<plist version=\"1.0\"><dict><key>a</key></plist> trailing",
+            "<plist version=\"1.0\"><array/></plist> trailing",
+            "stray <plist version=\"1.0\"><dict/></plist>",
+        ] {
+            assert!(parse_xml_bytes(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn root_element_end_skips_cdata_comments_and_quoted_attributes() {
+        let doc = b"<?xml version='1.0'?><!DOCTYPE plist [<!ENTITY x '>'>]><plist a='>'><s><![CDATA[</plist>]]></s><e/></plist>tail";
+        let end = root_element_end(doc);
+        assert_eq!(&doc[end..], b"tail");
+        assert_eq!(root_element_end(b"<plist><dict>"), 13);
+        assert_eq!(root_element_end(b"<plist/>x"), 8);
     }
 }

@@ -12,7 +12,7 @@ use super::hash::HashType;
 use super::reader::hex;
 use super::seal::{self, CodeResources, Finding};
 use super::signature::SliceSignature;
-use super::trust::AnchorKind;
+use super::trust::{AnchorKind, Trust};
 use super::verify::{verify_slice, Kind, Problem, SealContext, VerifyOptions};
 use crate::bundle::{Bundle, BundleError};
 use crate::container::{Container, ContainerError};
@@ -76,15 +76,15 @@ pub struct SignedSlice {
     pub arch: String,
     /// How it is signed.
     pub kind: Kind,
-    /// The primary CodeDirectory's identifier.
+    /// The strongest CodeDirectory's identifier.
     pub identifier: Option<String>,
     /// Its team identifier.
     pub team_id: Option<String>,
-    /// The primary cdhash (20 bytes).
+    /// The cdhash (20 bytes) of the strongest CodeDirectory, as macOS reports it.
     pub cdhash: Option<Vec<u8>>,
     /// Every CodeDirectory's (hash type, cdhash), primary first.
     pub cdhashes: Vec<(HashType, Vec<u8>)>,
-    /// The primary CodeDirectory's flags.
+    /// The strongest CodeDirectory's flags.
     pub flags: u32,
     /// Its version.
     pub code_directory_version: Option<u32>,
@@ -100,8 +100,11 @@ pub struct SignedSlice {
     pub certificates: Vec<CapturedX509Certificate>,
     /// How many of `certificates` form the chain as built (the rest are extra bag entries).
     pub chain_length: usize,
-    /// The anchor the chain reached.
+    /// The trusted anchor the chain reached.
     pub anchor: Option<AnchorKind>,
+    /// What the chain ends at (Apple root, user anchor, implicit self-signed anchor, nothing):
+    /// reported beside `kind` so that nobody mistakes valid for trusted.
+    pub trust: Trust,
     /// The entitlements (XML blob, else DER blob).
     pub entitlements: Option<plist::Value>,
     /// The Info.plist bound to this code (bundle Info.plist or `__info_plist`).
@@ -110,6 +113,9 @@ pub struct SignedSlice {
     pub requirements: Option<Vec<u8>>,
     /// Launch-constraint blobs (slot, raw bytes).
     pub launch_constraints: Vec<(u32, Vec<u8>)>,
+    /// The strongest CodeDirectory seals a resource directory (special slot -3 is present and
+    /// not empty).
+    pub seals_resources: bool,
     /// Problems found (only meaningful when integrity was checked).
     pub problems: Vec<Problem>,
 }
@@ -126,7 +132,10 @@ impl SignedSlice {
 pub struct Examination {
     /// The path given.
     pub path: PathBuf,
-    /// The main executable when `path` is a bundle.
+    /// The bundle judged: `path` itself when it is one, or the bundle whose main executable
+    /// `path` is.
+    pub bundle: Option<PathBuf>,
+    /// The main executable when a bundle was judged.
     pub executable: Option<PathBuf>,
     /// One entry per slice examined.
     pub slices: Vec<SignedSlice>,
@@ -167,8 +176,24 @@ fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// Examine `path`: an app bundle (a directory with `Contents/`) or a single Mach-O/ELF file.
+/// Examine `path` as macOS does: a bundle (a directory with `Contents/`, or a versioned
+/// framework), or a single Mach-O/ELF file — except that a file which is the main executable of
+/// a bundle stands for that bundle ([`super::resolve::enclosing_bundle`]), whose Info.plist,
+/// resources and nested code are judged with it. [`Examination::bundle`] says which bundle.
 pub fn examine(path: &Path, opts: &ExamineOptions) -> Result<Examination, ExamineError> {
+    match super::resolve::enclosing_bundle(path) {
+        Some(bundle) => {
+            let mut ex = examine_at(&bundle, opts, 0)?;
+            ex.path = path.to_path_buf();
+            Ok(ex)
+        }
+        None => examine_at(path, opts, 0),
+    }
+}
+
+/// Examine `path` without resolving a main executable to its bundle: the file is judged alone
+/// (its special slots against what the file itself holds), as `--file-only` asks.
+pub fn examine_file_only(path: &Path, opts: &ExamineOptions) -> Result<Examination, ExamineError> {
     examine_at(path, opts, 0)
 }
 
@@ -274,10 +299,12 @@ fn examine_slices(
             certificates: Vec::new(),
             chain_length: 0,
             anchor: None,
+            trust: Trust::None,
             entitlements: None,
             info_plist: None,
             requirements: None,
             launch_constraints: Vec::new(),
+            seals_resources: false,
             problems: Vec::new(),
         };
         let embedded_info = plists::embedded(slice, EmbeddedKind::Info);
@@ -306,7 +333,9 @@ fn examine_slices(
                 continue;
             }
         };
-        let cd = &sig.primary;
+        // macOS describes code by its strongest CodeDirectory (`bestHashOf`), not the
+        // primary one; the CMS binds the primary, which `verify` checks separately.
+        let cd = sig.best();
         out.identifier = Some(cd.identifier.clone());
         out.team_id = cd.team_id.clone();
         out.cdhash = Some(cd.cdhash());
@@ -318,6 +347,9 @@ fn examine_slices(
         out.code_directory_version = Some(cd.version);
         out.page_size = cd.page_size();
         out.platform = cd.platform;
+        out.seals_resources = cd
+            .special_slot_hash(super::blob::slot::RESOURCEDIR)
+            .is_some_and(|h| h.iter().any(|&b| b != 0));
         out.requirements = sig.requirements.map(|b| b.data.to_vec());
         out.launch_constraints = sig
             .launch_constraints
@@ -378,6 +410,7 @@ fn examine_slices(
         out.timestamp = verdict.timestamp;
         if let Some(chain) = &verdict.chain {
             out.anchor = chain.anchor;
+            out.trust = chain.trust();
             out.chain_length = chain.certs.len();
             // Leaf first, then the rest of the bag in chain order.
             let mut certs = chain.certs.clone();
@@ -399,6 +432,7 @@ fn examine_slices(
     }
     Ok(Examination {
         path: path.to_path_buf(),
+        bundle: None,
         executable: None,
         slices,
         problems: Vec::new(),
@@ -417,6 +451,14 @@ struct Layout {
     /// How paths inside `base` are named in messages (`Contents`, `Versions/Current`).
     base_label: &'static str,
     executable: PathBuf,
+}
+
+/// The main executable of the versioned framework at `root`, if it is one.
+pub(super) fn framework_executable(root: &Path) -> Option<PathBuf> {
+    if !root.join("Versions").is_dir() {
+        return None;
+    }
+    framework_layout(root).ok().map(|l| l.executable)
 }
 
 /// A versioned framework: the signed version is `Versions/Current` (a symlink that must stay
@@ -490,23 +532,32 @@ fn examine_bundle(
     let exe = layout.executable;
     let mut ex = examine_file(&exe, opts, Some(&ctx))?;
     ex.path = root.to_path_buf();
+    ex.bundle = Some(root.to_path_buf());
     ex.executable = Some(exe.clone());
     if !opts.integrity {
         return Ok(ex);
     }
     let signed = ex.slices.iter().any(|s| s.kind != Kind::Unsigned);
+    // SecStaticCode::validateResources: a bundle always has a resource base (its support
+    // directory), so its signature must seal resources (special slot -3), and a seal must
+    // find its CodeResources; either failure is errSecCSResourcesNotFound.
+    let sealed = ex.slices.iter().any(|s| s.seals_resources);
     match &code_resources {
-        None => {
-            if signed && ex.slices.iter().any(|s| s.kind != Kind::LinkerSigned) {
-                ex.problems.push(Problem::new(
-                    "resources-missing",
-                    format!(
-                        "{}: missing; a signed bundle seals its resources there",
-                        cr_path.display()
-                    ),
-                ));
-            }
-        }
+        _ if !signed => {}
+        _ if !sealed => ex.problems.push(Problem::new(
+            "resources-not-sealed",
+            format!(
+                "{}: the bundle has resources ({label}/) but its signature seals none (no CodeResources hash in special slot -3), which macOS refuses",
+                root.display()
+            ),
+        )),
+        None => ex.problems.push(Problem::new(
+            "resources-missing",
+            format!(
+                "{}: missing, but the signature seals resources (special slot -3)",
+                cr_path.display()
+            ),
+        )),
         Some(bytes) => match CodeResources::parse(bytes) {
             Err(m) => ex.problems.push(Problem::new(
                 "resources-unreadable",

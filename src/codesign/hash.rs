@@ -28,6 +28,17 @@ impl HashType {
         }
     }
 
+    /// How macOS ranks the type when it picks a code's CodeDirectory
+    /// (`CodeDirectory::bestHashOf`): SHA-384 > SHA-256 > SHA-256 truncated > SHA-1.
+    pub fn strength(self) -> u8 {
+        match self {
+            HashType::Sha1 => 0,
+            HashType::Sha256Truncated => 1,
+            HashType::Sha256 => 2,
+            HashType::Sha384 => 3,
+        }
+    }
+
     /// The `hashType` byte.
     pub fn code(self) -> u8 {
         match self {

@@ -101,7 +101,9 @@ impl crate::requirement::CodeIdentity for SignedSlice {
     }
 
     fn cdhashes(&self) -> Vec<&[u8]> {
-        self.all_cdhashes().collect()
+        // Apple's interpreter compares with the code's one cdhash: the strongest
+        // CodeDirectory's. A weaker alternate's hash does not satisfy `cdhash H"…"`.
+        self.cdhash.iter().map(Vec::as_slice).collect()
     }
 
     fn certificates(&self) -> Vec<&[u8]> {

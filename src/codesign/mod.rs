@@ -6,6 +6,7 @@
 //! CodeDirectory, the CDHashes attributes to every CodeDirectory present, and the certificate
 //! chain to a trusted anchor.
 
+mod ber;
 pub mod blob;
 pub mod cms;
 mod der;
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod pages;
 mod reader;
 pub mod report;
+pub mod resolve;
 pub mod seal;
 pub mod signature;
 pub mod trust;
@@ -27,14 +29,18 @@ pub mod verify;
 pub use blob::{BlobEntry, SuperBlob};
 pub use directory::CodeDirectory;
 pub use error::SignatureError;
-pub use examine::{examine, examine_bytes, Examination, ExamineError, ExamineOptions, SignedSlice};
+pub use examine::{
+    examine, examine_bytes, examine_file_only, Examination, ExamineError, ExamineOptions,
+    SignedSlice,
+};
 pub use hash::HashType;
 pub use reader::{hex, unhex};
 pub use signature::SliceSignature;
 pub use verify::{verify_slice, Kind, Problem, SealContext, SliceVerdict, VerifyOptions};
 
 /// The implicit designated requirement of `slice` (Apple's synthesis from its certificates;
-/// `cdhash` clauses for ad-hoc and linker-signed code, over every slice in `all`), ignoring any
+/// `cdhash` clauses of each slice's strongest CodeDirectory for ad-hoc and linker-signed code,
+/// over every slice in `all`), ignoring any
 /// explicit one.
 pub fn implicit_designated_requirement(
     slice: &SignedSlice,
@@ -45,7 +51,7 @@ pub fn implicit_designated_requirement(
         Kind::Adhoc | Kind::LinkerSigned => {
             let hashes: Vec<Vec<u8>> = std::iter::once(slice)
                 .chain(all.iter().filter(|s| s.arch != slice.arch))
-                .flat_map(|s| s.cdhashes.iter().map(|(_, h)| h.clone()))
+                .filter_map(|s| s.cdhash.clone())
                 .collect();
             designated::adhoc(&hashes)
         }

@@ -45,7 +45,10 @@ pub struct SliceReport {
     pub team_id: Option<String>,
     /// `developer-id`, `adhoc`, ….
     pub kind: String,
-    /// Primary cdhash, 40 hex.
+    /// What the chain ends at: `apple`, `anchor` (a root the user trusts), `self-signed` (an
+    /// implicit anchor: valid, trusted by nothing) or `none`.
+    pub trust: String,
+    /// The cdhash of the strongest CodeDirectory (macOS's `CDHash=`), 40 hex.
     pub cdhash: Option<String>,
     /// Every CodeDirectory's cdhash, primary first.
     pub cdhashes: Vec<CdhashReport>,
@@ -83,6 +86,9 @@ pub struct SliceReport {
 pub struct FileReport {
     /// The path given.
     pub path: String,
+    /// The bundle judged: the path itself, or the bundle whose main executable it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
     /// The main executable, for a bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executable: Option<String>,
@@ -117,6 +123,7 @@ pub fn slice_report(s: &SignedSlice, dr: Option<String>, verified: bool) -> Slic
         identifier: s.identifier.clone(),
         team_id: s.team_id.clone(),
         kind: s.kind.as_str().to_owned(),
+        trust: s.trust.as_str().to_owned(),
         cdhash: s.cdhash.as_ref().map(|h| hex(h)),
         cdhashes: s
             .cdhashes
@@ -159,6 +166,7 @@ pub fn slice_report(s: &SignedSlice, dr: Option<String>, verified: bool) -> Slic
 pub fn file_report(ex: &Examination, dr: impl Fn(&SignedSlice) -> Option<String>) -> FileReport {
     FileReport {
         path: ex.path.display().to_string(),
+        bundle: ex.bundle.as_ref().map(|p| p.display().to_string()),
         executable: ex.executable.as_ref().map(|p| p.display().to_string()),
         valid: ex.verified.then(|| ex.is_valid()),
         problems: ex.verified.then(|| ex.problems.clone()),

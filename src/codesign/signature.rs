@@ -121,6 +121,19 @@ impl<'a> SliceSignature<'a> {
         })
     }
 
+    /// The CodeDirectory macOS judges the code by: the one of the strongest hash type
+    /// ([`HashType::strength`](super::HashType::strength)), the primary on a tie. Its cdhash
+    /// is *the* cdhash (`CDHash=`, the `cdhash` requirement, ad-hoc designated requirements).
+    pub fn best(&self) -> &CodeDirectory<'a> {
+        let mut best = &self.primary;
+        for cd in &self.alternates {
+            if cd.hash_type.strength() > best.hash_type.strength() {
+                best = cd;
+            }
+        }
+        best
+    }
+
     /// Every CodeDirectory, the primary first.
     pub fn code_directories(&self) -> impl Iterator<Item = &CodeDirectory<'a>> {
         std::iter::once(&self.primary).chain(self.alternates.iter())

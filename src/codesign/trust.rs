@@ -51,6 +51,8 @@ const ALLOWED_CRITICAL: &[&str] = &[
     "2.5.29.17", // subjectAltName
     "2.5.29.32", // certificatePolicies
 ];
+/// The problem code of a certificate used outside its validity dates.
+pub const CERTIFICATE_VALIDITY: &str = "certificate-validity";
 const APPLE_MARKER_PREFIX: &str = "1.2.840.113635.100.6.";
 
 /// Why a root is trusted.
@@ -204,13 +206,52 @@ pub enum Purpose {
     TimeStamping,
 }
 
+/// How far a valid signature is also trusted: what its chain ends at. Validity (macOS's
+/// `SecStaticCode` with implicit anchors) does not depend on it; requirements decide trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trust {
+    /// The chain ends at one of Apple's roots (or one treated as Apple's).
+    Apple,
+    /// The chain ends at a root the user trusts (`--anchor`), or at a certificate of the chain
+    /// given as one.
+    Anchor,
+    /// The chain ends at a self-signed certificate nobody named: an implicit anchor, valid
+    /// for macOS but trusted by nothing.
+    SelfSigned,
+    /// No chain (ad-hoc, linker-signed, unsigned) or one that reaches no root.
+    None,
+}
+
+impl Trust {
+    /// The name used in reports (`apple`, `anchor`, `self-signed`, `none`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trust::Apple => "apple",
+            Trust::Anchor => "anchor",
+            Trust::SelfSigned => "self-signed",
+            Trust::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A chain from a leaf towards an anchor, and what is wrong with it.
 #[derive(Clone)]
 pub struct Chain {
-    /// Leaf first; ends with the anchor when one was reached.
+    /// Leaf first; ends with the anchor when one was reached, or with the self-signed
+    /// certificate it stopped at.
     pub certs: Vec<CapturedX509Certificate>,
-    /// The anchor reached, if any.
+    /// The trusted anchor reached, if any.
     pub anchor: Option<AnchorKind>,
+    /// The chain ends at a self-signed certificate that is not a trusted anchor: macOS's
+    /// implicit anchor (valid, not trusted).
+    pub implicit_anchor: bool,
     /// Policy failures: (problem code, message naming the certificate and the rule).
     pub problems: Vec<(&'static str, String)>,
 }
@@ -221,10 +262,29 @@ pub fn describe(cert: &CapturedX509Certificate) -> String {
         .unwrap_or_else(|| subject_string(cert))
 }
 
+impl Chain {
+    /// What the chain ends at.
+    pub fn trust(&self) -> Trust {
+        match self.anchor {
+            Some(k) if k.is_apple() => Trust::Apple,
+            Some(_) => Trust::Anchor,
+            None if self.implicit_anchor => Trust::SelfSigned,
+            None => Trust::None,
+        }
+    }
+}
+
 /// Build the chain from `leaf` through `bag` to an anchor, checking each link's signature,
 /// then check the policy at `at`: validity of every certificate, CA basic constraints and
 /// path length on issuers, key usage, the purpose's EKU on the leaf, and no critical
 /// extension outside the known set (Apple's markers included).
+///
+/// As macOS's code-signing validation does (`SecStaticCode` without
+/// `kSecCSCheckTrustedAnchors`), a chain that ends at a self-signed certificate whose
+/// signature verifies is complete: that certificate is an *implicit anchor*
+/// ([`Chain::implicit_anchor`], no problem). A chain that stops at a certificate whose issuer
+/// is not at hand is incomplete (`chain-untrusted`). Any certificate of the chain, the leaf
+/// included, may be a trusted anchor.
 pub fn build_chain(
     leaf: &CapturedX509Certificate,
     bag: &[CapturedX509Certificate],
@@ -236,6 +296,7 @@ pub fn build_chain(
     let mut chain = Chain {
         certs: vec![leaf.clone()],
         anchor: None,
+        implicit_anchor: false,
         problems: Vec::new(),
     };
     let mut current = leaf.clone();
@@ -261,11 +322,7 @@ pub fn build_chain(
                 if current.subject_is_issuer()
                     && current.verify_signed_by_certificate(&current).is_ok()
                 {
-                    chain.problems.push(("chain-untrusted", format!(
-                        "chain ends at the self-signed \"{}\" (SHA-256 {}), which is not a trusted anchor",
-                        describe(&current),
-                        hex(&sha256(current.constructed_data()))
-                    )));
+                    chain.implicit_anchor = true;
                 } else {
                     chain.problems.push(("chain-untrusted", format!(
                         "no issuer found for \"{}\" (issuer \"{}\"): the chain does not reach a trusted anchor",
@@ -369,7 +426,7 @@ fn check_policy(chain: &mut Chain, at: DateTime<Utc>, purpose: Purpose) {
         let (nb, na) = (cert.validity_not_before(), cert.validity_not_after());
         if at < nb || at > na {
             chain.problems.push((
-                "certificate-validity",
+                CERTIFICATE_VALIDITY,
                 format!(
                     "certificate \"{name}\" is not valid at {}: valid from {} to {}",
                     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

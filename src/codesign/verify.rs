@@ -9,7 +9,9 @@ use super::directory::CodeDirectory;
 use super::pages::check_pages;
 use super::reader::hex;
 use super::signature::SliceSignature;
-use super::trust::{build_chain, has_extension, AnchorKind, Anchors, Chain, Purpose};
+use super::trust::{
+    build_chain, has_extension, AnchorKind, Anchors, Chain, Purpose, CERTIFICATE_VALIDITY,
+};
 use crate::container::Slice;
 
 /// One thing wrong with a signature: a stable code (for scripts and tests) and a message
@@ -334,17 +336,27 @@ fn check_cms(cms: &CmsSignature, sig: &SliceSignature<'_>, problems: &mut Vec<Pr
         ));
     }
     let Some(signer) = cms.signer() else { return };
-    if let Err(e) = signer.verify_signature_with_signed_data(&cms.signed_data) {
+    // The detached content is the primary CodeDirectory. With signed attributes the signature
+    // covers them (and their messageDigest binds the CodeDirectory); without any, as in older
+    // Apple signatures, it covers the CodeDirectory itself.
+    let signed = if signer.signed_attributes().is_some() {
+        signer.verify_signature_with_signed_data(&cms.signed_data)
+    } else {
+        signer.verify_signature_with_signed_data_and_content(&cms.signed_data, sig.primary.raw)
+    };
+    if let Err(e) = signed {
         problems.push(Problem::new(
             "cms-signature",
-            format!("the CMS signer's signature does not verify: {e}"),
+            if signer.signed_attributes().is_some() {
+                format!("the CMS signer's signature does not verify: {e}")
+            } else {
+                format!("the CMS signer's signature (no signed attributes) does not verify over the primary CodeDirectory: {e}")
+            },
         ));
     }
     match &cms.message_digest {
-        None => problems.push(Problem::new(
-            "cms-message-digest",
-            "the CMS signature has no signed attributes, so nothing binds it to the CodeDirectory",
-        )),
+        // Nothing to compare: the signature itself was checked over the CodeDirectory.
+        None => {}
         Some(md) => {
             let alg = signer.digest_algorithm();
             let want = digest(alg, sig.primary.raw);
@@ -533,6 +545,12 @@ fn verify_cms_and_chain(sig: &SliceSignature<'_>, opts: &VerifyOptions) -> Slice
                         Purpose::CodeSigning,
                     );
                     for (code, m) in &chain.problems {
+                        if ts_time.is_none() && *code == CERTIFICATE_VALIDITY {
+                            // Without a timestamp macOS retries the evaluation allowing
+                            // expired certificates (CSSM_TP_ACTION_ALLOW_EXPIRED): validity
+                            // dates alone never make such a signature invalid.
+                            continue;
+                        }
                         problems.push(Problem::new(code, m.clone()));
                     }
                     verdict.chain = Some(chain);

@@ -119,6 +119,8 @@ finding_ids! {
     LaunchdWorkingDirectory = "launchd-working-directory", Error;
     /// The launchd plist sets `EnableGlobbing`: launchd would glob-expand the program arguments.
     LaunchdEnableGlobbing = "launchd-enable-globbing", Error;
+    /// A `Contents/Library/LaunchServices` entry `SMPrivilegedExecutables` does not name: SMJobBless ignores it (SMJobBlessUtil rejects it; an error under `--strict`).
+    LaunchServicesEntryUnnamed = "launchservices-entry-unnamed", Warning;
     /// The installed helper's version is not older than the bundled one: bless changes nothing.
     VersionNotNewer = "version-not-newer", Warning;
     /// A requirement trusts any Apple-issued developer certificate (no team pinning).

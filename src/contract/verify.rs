@@ -391,6 +391,12 @@ impl Check<'_> {
                 .as_ref()
                 .and_then(|p| p.iter().find(|(l, _)| l == label))
                 .map(|(_, r)| r.as_str());
+            // SMJobBless looks only at the label it is asked for: an entry no
+            // SMPrivilegedExecutables key names is never installed, so it is not judged as a
+            // helper (unless asked for by --label).
+            if privileged.is_some() && requirement.is_none() && self.options.label.is_none() {
+                continue;
+            }
             if let Some(summary) = self.helper(path, label, requirement, app_code) {
                 out.push(summary);
             }
@@ -424,12 +430,16 @@ impl Check<'_> {
         }
         for name in names {
             if !privileged.iter().any(|(l, _)| l == name) {
-                self.push(Finding::new(
-                    FindingId::PrivilegedExecutablesMismatch,
+                let mut f = Finding::new(
+                    FindingId::LaunchServicesEntryUnnamed,
                     path.clone(),
-                    format!("helper {name:?} has no SMPrivilegedExecutables entry; SMJobBless will refuse to install it"),
-                    format!("add SMPrivilegedExecutables[{name}] = the helper's designated requirement (`smbless setreq`)"),
-                ));
+                    format!("Contents/Library/LaunchServices/{name} has no SMPrivilegedExecutables entry: SMJobBless never installs it (SMJobBlessUtil rejects the app)"),
+                    format!("if it is a helper, add SMPrivilegedExecutables[{name}] = its designated requirement (`smbless setreq`); otherwise move it out of Contents/Library/LaunchServices"),
+                );
+                if self.options.strict {
+                    f.severity = Severity::Error;
+                }
+                self.push(f);
             }
         }
     }

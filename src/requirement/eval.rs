@@ -53,21 +53,23 @@ pub struct Clause {
 }
 
 impl Evaluation {
-    /// One line saying why the requirement is not satisfied: the evaluation error, else the most
-    /// specific clause that failed (the last one: in `a or (b and c)` that is the clause of the
-    /// last alternative, usually the team or version check, rather than a marker of the first).
+    /// One line saying why the requirement is not satisfied: the evaluation error, else the
+    /// clause that decided it ([`Clause::deciding_failure`]): never a failed branch of an `or`
+    /// that held overall.
     pub fn reason(&self) -> String {
         if let Some(error) = &self.error {
             return error.clone();
         }
-        match self.explanation.failures().last() {
+        if self.satisfied {
+            return "satisfied".into();
+        }
+        match self.explanation.deciding_failure() {
             Some(Clause {
                 text,
                 reason: Some(reason),
                 ..
             }) => format!("{text}: {reason}"),
             Some(clause) => clause.text.clone(),
-            None if self.satisfied => "satisfied".into(),
             None => "not satisfied".into(),
         }
     }
@@ -80,6 +82,23 @@ impl Clause {
             held,
             reason: reason.into(),
             children: Vec::new(),
+        }
+    }
+
+    /// The leaf that made this clause fail, following only failed sub-clauses: in an `and`,
+    /// its last failed operand; in an `or` (all of whose alternatives failed), the last
+    /// alternative — usually the team or version check rather than a marker of the first;
+    /// `not` is itself the reason when its operand held. `None` when the clause held.
+    pub fn deciding_failure(&self) -> Option<&Clause> {
+        let mut c = self;
+        if c.held {
+            return None;
+        }
+        loop {
+            match c.children.iter().rev().find(|k| !k.held) {
+                Some(k) => c = k,
+                None => return Some(c),
+            }
         }
     }
 
@@ -562,7 +581,7 @@ impl<I: CodeIdentity> Ctx<'_, I> {
                 Clause {
                     text: "not".to_owned(),
                     held: !inner.held,
-                    reason: None,
+                    reason: inner.held.then(|| format!("the negated clause held ({})", inner.text)),
                     children: vec![inner],
                 }
             }
@@ -730,5 +749,38 @@ mod tests {
         assert_eq!(compare_numeric("1.02", "1.2"), Ordering::Equal);
         assert_eq!(compare_numeric("a", "b"), Ordering::Less);
         assert_eq!(compare_numeric("1.2", "1.2.1"), Ordering::Less);
+    }
+
+    fn reason_of(req: &str, code: &super::super::StaticIdentity) -> String {
+        let r = super::super::parse_requirement(req).unwrap();
+        evaluate(&r, code).reason()
+    }
+
+    #[test]
+    fn the_reason_is_the_clause_that_decided_not_a_failed_branch_of_a_held_or() {
+        let mut code = super::super::StaticIdentity::with_identifier("com.example.app");
+        code.set_info("CFBundleVersion", plist::Value::String("2.0".into()));
+        // The `or` holds through its second branch; what fails is the identifier.
+        let why = reason_of(
+            "(info[CFBundleVersion] = \"1.0\" or info[CFBundleVersion] = \"2.0\") and identifier \"com.example.other\"",
+            &code,
+        );
+        assert!(why.starts_with("identifier \"com.example.other\""), "{why}");
+        // Identifier first, then the held `or`: still the identifier.
+        let why = reason_of(
+            "identifier \"com.example.other\" and (info[CFBundleVersion] = \"1.0\" or info[CFBundleVersion] exists)",
+            &code,
+        );
+        assert!(why.starts_with("identifier \"com.example.other\""), "{why}");
+        // Every alternative failed: the last one is named.
+        let why = reason_of("identifier \"a\" or info[CFBundleVersion] = \"3.0\"", &code);
+        assert!(why.starts_with("info[CFBundleVersion] = \"3.0\""), "{why}");
+        // A `not` whose operand held is its own reason.
+        let why = reason_of("! identifier \"com.example.app\"", &code);
+        assert!(why.contains("negated clause held"), "{why}");
+        assert_eq!(
+            reason_of("identifier \"com.example.app\"", &code),
+            "satisfied"
+        );
     }
 }

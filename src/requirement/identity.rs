@@ -16,8 +16,8 @@ pub trait CodeIdentity {
     /// The CodeDirectory identifier (`identifier "…"`).
     fn identifier(&self) -> Option<&str>;
 
-    /// Every cdhash of the code (one per CodeDirectory, primary first); `cdhash H"…"` holds when
-    /// any of them equals the requirement's value.
+    /// The cdhashes `cdhash H"…"` is compared with; it holds when any equals the requirement's
+    /// value. For signed code macOS gives one: the strongest CodeDirectory's.
     fn cdhashes(&self) -> Vec<&[u8]>;
 
     /// The certificate chain as DER, leaf first, anchor last (the order requirement slots count
