@@ -1,9 +1,14 @@
-//! Hostile signatures: every byte of real signatures mutated and every length truncated must
-//! give a typed error or a problem list, never a panic or a runaway allocation.
+//! Hostile signatures. Every byte inside a CodeDirectory, the requirement set, the entitlements
+//! or the CMS signed attributes of a valid signature, mutated, must make the verdict invalid
+//! with the problem id that names what was broken (or make the signature unreadable, an error
+//! naming the offset); mutations elsewhere and truncations must never panic or allocate without
+//! bound. The baselines are verified valid first, so no assertion holds by accident.
 
+use std::collections::BTreeSet;
+use std::ops::Range;
 use std::path::Path;
 
-use smbless::codesign::trust::Anchors;
+use smbless::codesign::trust::{AnchorKind, Anchors};
 use smbless::codesign::{verify_slice, SealContext, SliceSignature, VerifyOptions};
 use smbless::container::Container;
 
@@ -16,6 +21,20 @@ fn load(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// Apple's roots plus the root fixtures/signature is signed under, treated as Apple's: the
+/// unmutated fixtures are valid, so every problem below comes from the mutation.
+fn test_options() -> VerifyOptions {
+    let mut anchors = Anchors::apple().unwrap();
+    anchors
+        .add_pem(&load("root.pem"), AnchorKind::TestApple, "root.pem")
+        .unwrap();
+    VerifyOptions {
+        anchors,
+        at: None,
+        threads: 1,
+    }
+}
+
 /// (start, end) of the first slice's LC_CODE_SIGNATURE data in the file.
 fn signature_range(data: &[u8]) -> (usize, usize) {
     let c = Container::parse(data).unwrap();
@@ -25,22 +44,207 @@ fn signature_range(data: &[u8]) -> (usize, usize) {
     (start, start + loc.size as usize)
 }
 
-fn check(data: &[u8], opts: &VerifyOptions) {
-    let Ok(c) = Container::parse(data) else {
-        return;
+/// What verifying a (possibly mutated) single-slice file gives.
+#[derive(Debug)]
+enum Outcome {
+    /// The container or the signature could not be read (message names an offset).
+    Unreadable(String),
+    /// A verdict: the problem ids found (empty = valid).
+    Verdict(BTreeSet<&'static str>),
+}
+
+fn judge(data: &[u8], opts: &VerifyOptions) -> Outcome {
+    let c = match Container::parse(data) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Unreadable(e.to_string()),
     };
+    let mut ids = BTreeSet::new();
     for slice in c.slices() {
+        let ctx = SealContext {
+            info_plist: slice.section("__TEXT", "__info_plist").map(|s| s.data),
+            info_plist_source: "__TEXT,__info_plist",
+            code_resources: None,
+        };
         match SliceSignature::read(slice) {
             Ok(Some(sig)) => {
-                let v = verify_slice(slice, &sig, &SealContext::default(), opts);
-                let _ = v.is_valid();
+                let v = verify_slice(slice, &sig, &ctx, opts);
+                assert_eq!(v.is_valid(), v.problems.is_empty());
+                ids.extend(v.problems.iter().map(|p| p.code));
             }
-            Ok(None) => {}
-            Err(e) => {
-                // Errors name a field and an offset.
-                assert!(e.to_string().contains("offset 0x"), "{e}");
+            Ok(None) => {
+                ids.insert("unsigned");
             }
+            Err(e) => return Outcome::Unreadable(e.to_string()),
+        };
+    }
+    Outcome::Verdict(ids)
+}
+
+/// The byte ranges (absolute) of the blobs in the first slice's SuperBlob, by slot, and of the
+/// CMS signer's signed attributes.
+struct Regions {
+    blobs: Vec<(u32, Range<usize>)>,
+    signed_attributes: Range<usize>,
+}
+
+fn regions(data: &[u8]) -> Regions {
+    let c = Container::parse(data).unwrap();
+    let sig = SliceSignature::read(&c.slices()[0]).unwrap().unwrap();
+    let blobs: Vec<(u32, Range<usize>)> = sig
+        .superblob
+        .entries
+        .iter()
+        .map(|e| (e.slot, e.offset as usize..e.offset as usize + e.data.len()))
+        .collect();
+    let cms = sig
+        .superblob
+        .entries
+        .iter()
+        .find(|e| e.slot == 0x10000)
+        .unwrap();
+    let signed_attributes = signed_attributes(cms.payload());
+    let base = cms.offset as usize + 8;
+    Regions {
+        blobs,
+        signed_attributes: base + signed_attributes.start..base + signed_attributes.end,
+    }
+}
+
+/// One DER element at `pos`: (tag, content range, end). Definite lengths only (rcodesign's CMS).
+fn tlv(d: &[u8], pos: usize) -> (u8, Range<usize>, usize) {
+    let tag = d[pos];
+    let first = d[pos + 1] as usize;
+    let (len, head) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        assert!(n > 0, "indefinite length at {pos}");
+        let len = d[pos + 2..pos + 2 + n]
+            .iter()
+            .fold(0usize, |a, b| a << 8 | *b as usize);
+        (len, 2 + n)
+    };
+    let start = pos + head;
+    (tag, start..start + len, start + len)
+}
+
+fn children(d: &[u8], content: Range<usize>) -> Vec<(u8, Range<usize>, Range<usize>)> {
+    let mut out = Vec::new();
+    let mut pos = content.start;
+    while pos < content.end {
+        let (tag, inner, end) = tlv(d, pos);
+        out.push((tag, inner, pos..end));
+        pos = end;
+    }
+    out
+}
+
+/// The whole `[0] signedAttrs` element of the first SignerInfo of a ContentInfo(SignedData).
+fn signed_attributes(cms: &[u8]) -> Range<usize> {
+    let (_, content_info, _) = tlv(cms, 0);
+    let explicit = children(cms, content_info)
+        .into_iter()
+        .find(|c| c.0 == 0xa0)
+        .unwrap();
+    let (_, signed_data, _) = tlv(cms, explicit.1.start);
+    let signer_infos = children(cms, signed_data)
+        .into_iter()
+        .rfind(|c| c.0 == 0x31)
+        .unwrap();
+    let (_, signer_info, _) = tlv(cms, signer_infos.1.start);
+    children(cms, signer_info)
+        .into_iter()
+        .find(|c| c.0 == 0xa0)
+        .unwrap()
+        .2
+}
+
+/// The ids a mutation at `pos` must produce (any one of them), or `None` outside the regions
+/// whose every byte is sealed.
+fn expected_ids(r: &Regions, pos: usize) -> Option<(&'static str, &'static [&'static str])> {
+    if r.signed_attributes.contains(&pos) {
+        // Covered by the signer's signature; unparseable attributes make the CMS unreadable.
+        return Some((
+            "CMS signed attributes",
+            &["cms-signature", "cms-unreadable"],
+        ));
+    }
+    let (slot, _) = r.blobs.iter().find(|(_, range)| range.contains(&pos))?;
+    Some(match *slot {
+        0 => ("primary CodeDirectory", &["cms-message-digest"]),
+        0x1000..=0x1004 => ("alternate CodeDirectory", &["cdhashes"]),
+        2 => ("requirement set", &["requirements-hash"]),
+        5 => ("entitlements", &["entitlements-hash"]),
+        7 => ("DER entitlements", &["der-entitlements-hash"]),
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_sealed_byte_mutated_is_rejected_with_its_id() {
+    let opts = test_options();
+    let everything: &[&str] = &[
+        "primary CodeDirectory",
+        "alternate CodeDirectory",
+        "requirement set",
+        "entitlements",
+        "DER entitlements",
+        "CMS signed attributes",
+    ];
+    // The time-stamped fixture has one CodeDirectory and no entitlements.
+    let timestamped: &[&str] = &[
+        "primary CodeDirectory",
+        "requirement set",
+        "CMS signed attributes",
+    ];
+    for (name, regions_present) in [("thin", everything), ("timestamped", timestamped)] {
+        let orig = load(name);
+        match judge(&orig, &opts) {
+            Outcome::Verdict(ids) => assert!(ids.is_empty(), "{name} baseline: {ids:?}"),
+            o => panic!("{name} baseline: {o:?}"),
         }
+        let r = regions(&orig);
+        assert!(!r.signed_attributes.is_empty());
+        let mut data = orig.clone();
+        let (mut verdicts, mut unreadable) = (0usize, 0usize);
+        let mut seen = BTreeSet::new();
+        for pos in 0..orig.len() {
+            let Some((what, ids)) = expected_ids(&r, pos) else {
+                continue;
+            };
+            seen.insert(what);
+            for v in [0x00u8, 0xff, orig[pos] ^ 0x01] {
+                if v == orig[pos] {
+                    continue;
+                }
+                data[pos] = v;
+                match judge(&data, &opts) {
+                    Outcome::Unreadable(e) => {
+                        assert!(e.contains("offset 0x"), "{name} {what} @{pos:#x}: {e}");
+                        unreadable += 1;
+                    }
+                    Outcome::Verdict(found) => {
+                        assert!(
+                            ids.iter().any(|id| found.contains(id)),
+                            "{name}: {what} byte {pos:#x} set to {v:#04x}: expected one of \
+                             {ids:?}, got {found:?}"
+                        );
+                        verdicts += 1;
+                    }
+                }
+            }
+            data[pos] = orig[pos];
+        }
+        assert_eq!(
+            seen,
+            regions_present.iter().copied().collect::<BTreeSet<_>>(),
+            "{name}"
+        );
+        // Most mutations are judged, not merely unreadable.
+        assert!(
+            verdicts > 4 * unreadable,
+            "{name}: {verdicts} verdicts, {unreadable} errors"
+        );
     }
 }
 
@@ -66,13 +270,105 @@ fn mutated_signatures_never_panic() {
         while pos < end {
             for v in [0x00u8, 0xff, orig[pos] ^ 0x80] {
                 data[pos] = v;
-                check(&data, &opts);
+                if let Outcome::Unreadable(e) = judge(&data, &opts) {
+                    // Errors name a field and an offset.
+                    assert!(e.contains("offset 0x"), "{name} @{pos:#x}: {e}");
+                }
             }
             data[pos] = orig[pos];
             // Every byte of the SuperBlob index and CodeDirectory headers, then a sample.
             pos += if pos < start + 700 { 1 } else { stride };
         }
     }
+}
+
+/// The first slice's blob in `slot` of `data`: its absolute range.
+fn blob(data: &[u8], slot: u32) -> Range<usize> {
+    regions(data)
+        .blobs
+        .into_iter()
+        .find(|(s, _)| *s == slot)
+        .unwrap()
+        .1
+}
+
+fn be32(data: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(data[at..at + 4].try_into().unwrap())
+}
+
+#[track_caller]
+fn verdict(data: &[u8]) -> BTreeSet<&'static str> {
+    match judge(data, &test_options()) {
+        Outcome::Verdict(ids) => ids,
+        o => panic!("expected a verdict, got {o:?}"),
+    }
+}
+
+#[test]
+fn a_code_limit_short_of_the_signature_is_code_limit() {
+    let mut data = load("thin");
+    let cd = blob(&data, 0);
+    let limit = be32(&data, cd.start + 32);
+    data[cd.start + 32..cd.start + 36].copy_from_slice(&(limit - 1).to_be_bytes());
+    let ids = verdict(&data);
+    assert!(ids.contains("code-limit"), "{ids:?}");
+    // Changing the CodeDirectory also breaks its binding to the CMS signature.
+    assert!(ids.contains("cms-message-digest"), "{ids:?}");
+}
+
+#[test]
+fn one_code_slot_too_few_is_code_slot_count() {
+    let mut data = load("thin");
+    let cd = blob(&data, 0);
+    let slots = be32(&data, cd.start + 28);
+    data[cd.start + 28..cd.start + 32].copy_from_slice(&(slots - 1).to_be_bytes());
+    let ids = verdict(&data);
+    assert!(ids.contains("code-slot-count"), "{ids:?}");
+    assert!(!ids.contains("code-limit"), "{ids:?}");
+}
+
+/// Change one ASCII byte inside `slot`'s blob (the first occurrence of `from` in it).
+fn edit_blob(name: &str, slot: u32, from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut data = load(name);
+    let r = blob(&data, slot);
+    let at = data[r.clone()]
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| panic!("{from:?} not in slot {slot}"))
+        + r.start;
+    data[at..at + to.len()].copy_from_slice(to);
+    data
+}
+
+#[test]
+fn a_changed_requirement_set_is_requirements_hash() {
+    // The designated requirement's identifier, one letter changed.
+    let data = edit_blob("thin", 2, b"com.example.helper", b"com.example.helpes");
+    assert_eq!(verdict(&data), BTreeSet::from(["requirements-hash"]));
+}
+
+#[test]
+fn changed_entitlements_are_entitlements_hash() {
+    // Still a well-formed plist: only the seal can tell.
+    let data = edit_blob("thin", 5, b"allow-jit", b"allow-jix");
+    assert_eq!(verdict(&data), BTreeSet::from(["entitlements-hash"]));
+    let data = edit_blob("thin", 7, b"allow-jit", b"allow-jix");
+    assert_eq!(verdict(&data), BTreeSet::from(["der-entitlements-hash"]));
+}
+
+#[test]
+fn changed_signed_attributes_are_cms_signature() {
+    let orig = load("thin");
+    let attrs = regions(&orig).signed_attributes;
+    // The signingTime (UTCTime "260102030405Z"): one digit changed.
+    let at = orig[attrs.clone()]
+        .windows(12)
+        .position(|w| w == b"260102030405")
+        .unwrap()
+        + attrs.start;
+    let mut data = orig.clone();
+    data[at] = b'1';
+    assert_eq!(verdict(&data), BTreeSet::from(["cms-signature"]));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use smbless::requirement::ast::{Data, Expr, Match, Requirement};
-use smbless::requirement::{self, oid};
+use smbless::requirement::{self, oid, DecodeError, StaticIdentity};
 
 fn data() -> impl Strategy<Value = Data> {
     prop_oneof![
@@ -135,8 +135,80 @@ fn left_nested(e: &Expr) -> Expr {
     }
 }
 
+/// One edit to a compiled requirement blob, past its 12-byte header (magic, length, kind), so
+/// that decoding goes on into the expression: random bytes alone almost never get past the
+/// magic number.
+#[derive(Debug, Clone)]
+enum Edit {
+    /// Set the byte at (index modulo the expression length).
+    Byte(usize, u8),
+    /// Set the 4-byte word at (index modulo the number of words): opcodes, lengths, flags.
+    Word(usize, u32),
+    /// Keep (n modulo the number of words) words of the expression.
+    Truncate(usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let word = prop_oneof![
+        0u32..=0x20,                                   // every opcode, and a few past them
+        (0u32..=0x20).prop_map(|op| op | 0x4000_0000), // with the skip flag
+        (0u32..=0x20).prop_map(|op| op | 0x8000_0000), // with the generic flag
+        Just(0x7fff_ffff),
+        Just(u32::MAX),
+        0u32..64, // small lengths and slot numbers
+        any::<u32>(),
+    ];
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Byte(i, b)),
+        (any::<usize>(), word).prop_map(|(i, w)| Edit::Word(i, w)),
+        any::<usize>().prop_map(Edit::Truncate),
+    ]
+}
+
+/// Apply `e` to a blob, then make the header's length field agree with the new size.
+fn apply(blob: &mut Vec<u8>, e: &Edit) {
+    let body = blob.len() - 12;
+    let words = body / 4;
+    match *e {
+        Edit::Byte(i, b) if body > 0 => blob[12 + i % body] = b,
+        Edit::Word(i, w) if words > 0 => {
+            let at = 12 + 4 * (i % words);
+            blob[at..at + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        Edit::Truncate(n) if words > 0 => blob.truncate(12 + 4 * (n % words)),
+        _ => {}
+    }
+    let len = blob.len() as u32;
+    blob[4..8].copy_from_slice(&len.to_be_bytes());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Structure-aware mutation: a real blob, a few edits inside its expression. Decoding never
+    /// stops at the header; what decodes also evaluates without panicking and, re-encoded,
+    /// decodes to the same tree.
+    #[test]
+    fn edited_blobs_are_read_past_the_header(e in expr(), edits in proptest::collection::vec(edit(), 1..4)) {
+        let mut blob = requirement::compile(&Requirement { expr: e }).unwrap();
+        for ed in &edits {
+            apply(&mut blob, ed);
+        }
+        match requirement::decode(&blob) {
+            Ok(req) => {
+                let ev = requirement::evaluate(&req, &StaticIdentity::with_identifier("a"));
+                prop_assert!(!(ev.satisfied && ev.error.is_some()));
+                if let Ok(again) = requirement::compile(&req) {
+                    prop_assert_eq!(requirement::decode(&again).unwrap(), req);
+                }
+            }
+            Err(err) => prop_assert!(
+                !matches!(err, DecodeError::BadMagic { .. } | DecodeError::BadLength { .. }),
+                "{}: stopped at the header", err
+            ),
+        }
+    }
+
 
     #[test]
     fn binary_round_trip(e in expr()) {

@@ -12,6 +12,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
+mod golden_support;
+
 const TEST_ROOT: &str = "fixtures/src/pki/root.pem";
 
 fn root() -> PathBuf {
@@ -59,7 +61,7 @@ fn golden(name: &str, report: &Value) {
         .join("tests/data/verify")
         .join(format!("{name}.json"));
     let text = serde_json::to_string_pretty(report).unwrap() + "\n";
-    if std::env::var_os("SMBLESS_UPDATE_GOLDEN").is_some() {
+    if golden_support::update_golden() {
         std::fs::write(&path, &text).unwrap();
         return;
     }

@@ -515,13 +515,18 @@ fn verify_cms_and_chain(sig: &SliceSignature<'_>, opts: &VerifyOptions) -> Slice
                                         t,
                                         Purpose::TimeStamping,
                                     );
+                                    // The token's time is adopted only from an authority
+                                    // whose chain is clean: a time vouched for by anyone
+                                    // else would decide which certificates count as expired.
+                                    if c.problems.is_empty() {
+                                        ts_time = Some(t);
+                                    }
                                     for (_, m) in c.problems {
                                         problems.push(Problem::new(
                                             "timestamp-chain",
                                             format!("time-stamp authority: {m}"),
                                         ));
                                     }
-                                    ts_time = Some(t);
                                 }
                             }
                         }
