@@ -32,8 +32,3 @@ pub mod mapped;
 pub mod plists;
 pub mod requirement;
 pub mod version;
-
-/// Install a helper from an app with the user's authorization (macOS); see
-/// [`install::authorization`].
-#[cfg(target_os = "macos")]
-pub use install::authorization::bless_with_authorization;

@@ -29,8 +29,6 @@ use thiserror::Error;
 use crate::bundle::{self, BundleError, LAUNCH_SERVICES_DIR};
 use crate::version::BundleVersion;
 
-#[cfg(target_os = "macos")]
-pub mod authorization;
 mod contract_trust;
 mod daemon;
 mod fsutil;
@@ -105,7 +103,7 @@ pub enum InstallError {
         source: std::io::Error,
     },
     /// Installing into the running system needs root.
-    #[error("installing into {root} needs root privileges (effective uid is {euid}); run it with `sudo smbless …`, use `smbless::install::authorization::bless_with_authorization` from an app, or stage into a directory with `--root DIR`")]
+    #[error("installing into {root} needs root privileges (effective uid is {euid}); run it with `sudo smbless …`, use `smbless::macos::install` from an app (SMAppService or SMJobBless), or stage into a directory with `--root DIR`")]
     NotRoot {
         /// The root directory.
         root: PathBuf,
