@@ -31,4 +31,9 @@ pub mod install;
 pub mod mapped;
 pub mod plists;
 pub mod requirement;
+#[cfg(unix)]
+pub mod service_management;
 pub mod version;
+
+#[cfg(target_os = "macos")]
+pub mod macos;
