@@ -444,6 +444,28 @@ mod tests {
     }
 
     #[test]
+    fn every_mapped_finding_explains_its_code() {
+        for code in SmErrorCode::ALL {
+            let error = launchd(code.code());
+            for id in code.job_bless_causes() {
+                let e = explain_job_bless(&error, &[finding(*id)], "L");
+                assert_eq!(e.causes.len(), 1, "{code:?} / {id}");
+                assert_eq!(e.causes[0].id, id.as_str());
+                assert_eq!(e.hint, format!("fix {id}"));
+            }
+            let error = ServiceError {
+                domain: ErrorDomain::AppService,
+                ..error
+            };
+            for id in code.app_service_causes() {
+                let f = PreflightFinding::new(*id, "p", "m", "h");
+                let e = explain_app_service(&error, &[f], "L.plist");
+                assert_eq!(e.causes[0].id, id.as_str(), "{code:?}");
+            }
+        }
+    }
+
+    #[test]
     fn error_4_is_explained_by_the_unsatisfied_client_requirement() {
         let findings = [
             finding(FindingId::NoTeamPinning),

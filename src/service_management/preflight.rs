@@ -372,7 +372,7 @@ fn check_signature(program: &Path, options: &PreflightOptions, report: &mut Pref
                 "its signature is not valid: {}",
                 problems.first().map_or("no signed slice", String::as_str)
             ),
-            "re-sign the daemon after its last modification, then re-sign the app",
+            "sign the daemon with a Developer ID or Apple Development identity after its last change, then re-sign the app",
         );
     }
 }
