@@ -32,9 +32,9 @@ pub mod launchd_policy;
 pub mod mapped;
 pub mod plists;
 pub mod requirement;
+#[cfg(unix)]
+pub mod service_management;
 pub mod version;
 
-/// Install a helper from an app with the user's authorization (macOS); see
-/// [`install::authorization`].
 #[cfg(target_os = "macos")]
-pub use install::authorization::bless_with_authorization;
+pub mod macos;

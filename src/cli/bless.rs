@@ -89,6 +89,10 @@ pub struct BlessArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Which installer: smbless's own (`direct`, as root; the default), or macOS's own for the
+    /// app smbless runs inside (`smappservice`, `smjobbless`; macOS only).
+    #[arg(long, value_enum, value_name = "INSTALLER", default_value = "direct")]
+    pub via: super::register::ViaArg,
 }
 
 /// `smbless remove` arguments.
@@ -193,6 +197,9 @@ fn finish(
 
 /// Run `smbless bless`.
 pub fn run_bless(args: BlessArgs) -> anyhow::Result<Outcome> {
+    if args.via != super::register::ViaArg::Direct {
+        return super::register::run_bless_via(&args, args.via);
+    }
     let (service, note) = service_manager(&args.root)?;
     let trust = trust(&args.trust)?;
     let opts = BlessOptions {

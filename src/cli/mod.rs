@@ -14,6 +14,8 @@ mod bless;
 mod call;
 mod inspect;
 mod output;
+#[cfg(unix)]
+mod register;
 mod req;
 mod req_check;
 mod setreq;
@@ -80,6 +82,14 @@ enum Command {
     /// would do.
     #[cfg(unix)]
     Status(bless::StatusArgs),
+    /// Register an SMAppService daemon of the app smbless runs inside (macOS 13+), after a
+    /// pre-flight check; --check APP runs only the check, on any OS. Exit 0 registered or
+    /// awaiting approval, 1 refused.
+    #[cfg(unix)]
+    Register(register::RegisterArgs),
+    /// Unregister an SMAppService daemon of the app smbless runs inside (macOS 13+).
+    #[cfg(unix)]
+    Unregister(register::UnregisterArgs),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -108,6 +118,10 @@ pub fn main() -> ExitCode {
         Command::Remove(args) => bless::run_remove(args),
         #[cfg(unix)]
         Command::Status(args) => bless::run_status(args),
+        #[cfg(unix)]
+        Command::Register(args) => register::run_register(args),
+        #[cfg(unix)]
+        Command::Unregister(args) => register::run_unregister(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -51,8 +51,6 @@ pub mod snapshot;
 mod status;
 pub mod trust;
 
-#[cfg(target_os = "macos")]
-pub mod authorization;
 
 #[cfg(target_os = "macos")]
 pub use backend::Launchctl;
@@ -155,7 +153,7 @@ pub enum InstallError {
         source: std::io::Error,
     },
     /// Installing into the running system needs root.
-    #[error("installing into {root} needs root privileges (effective uid is {euid}); run it with `sudo smbless …`, use the macOS installers from an app (SMAppService, SMJobBless), or stage into a directory with `--root DIR`")]
+    #[error("installing into {root} needs root privileges (effective uid is {euid}); run it with `sudo smbless …`, use `smbless::macos::install` from an app (SMAppService or SMJobBless), or stage into a directory with `--root DIR`")]
     NotRoot {
         /// The root directory.
         root: PathBuf,
