@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use smbless::client::{encode_frame, frame_length, request, PayloadFormat};
+use smbless_wire::{encode_frame, frame_length, request, PayloadFormat};
 
 struct Args {
     helper: PathBuf,

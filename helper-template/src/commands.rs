@@ -1,60 +1,124 @@
 //! The requests this helper answers. Replace and extend these with the privileged work your
-//! app needs; keep each command a function from the request dictionary to a reply.
+//! app needs: each command is a name, what it needs (see `access::Need`) and a function from
+//! the request dictionary to a reply. The server authorizes before it runs anything.
 
 use plist::{Dictionary, Value};
-use smbless::client::{error_reply, COMMAND_KEY};
-use smbless::plists::type_name;
+use smbless_wire::{error_reply, type_name, COMMAND_KEY};
 
-/// The commands, for the unknown-command message.
-pub const COMMANDS: &[&str] = &["ping", "version", "echo"];
+use crate::access::Need;
 
-/// Answer one decoded request. `version` is the embedded Info.plist's `CFBundleVersion`
-/// (or why it could not be read).
-pub fn dispatch(request: &Value, version: &Result<String, String>) -> Value {
+/// What the command asks of the server beyond its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing.
+    None,
+    /// Stop the helper after this reply (drain as on SIGTERM).
+    Stop,
+}
+
+/// Facts a command may use.
+pub struct Context<'a> {
+    /// `CFBundleVersion` of the embedded Info.plist, or why it could not be read.
+    pub version: &'a Result<String, String>,
+}
+
+/// One command: its name, what it needs, what it does.
+pub struct Command {
+    /// The request's `command`.
+    pub name: &'static str,
+    /// Checked before `run`.
+    pub need: Need,
+    /// The work: request dictionary in, reply out.
+    pub run: fn(&Dictionary, &Context<'_>) -> (Value, Effect),
+}
+
+/// The Authorization Services right the example `stop` command declares. An app registers it
+/// in the authorization database (`AuthorizationRightSet`) with the rule it wants, e.g.
+/// `authenticate-admin`, as EvenBetterAuthorizationSample does.
+pub const STOP_RIGHT: &str = "com.example.smbless-helper.stop";
+
+/// The commands.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "ping",
+        need: Need::Client,
+        run: |_, _| {
+            (
+                reply("reply", Value::String("pong".to_owned())),
+                Effect::None,
+            )
+        },
+    },
+    Command {
+        name: "version",
+        need: Need::Client,
+        run: |_, ctx| match ctx.version {
+            Ok(v) => (reply("version", Value::String(v.clone())), Effect::None),
+            Err(e) => (error_reply("internal", e), Effect::None),
+        },
+    },
+    Command {
+        name: "echo",
+        need: Need::Client,
+        run: |dict, _| {
+            let mut echoed = dict.clone();
+            echoed.remove(COMMAND_KEY);
+            echoed.remove(smbless_wire::AUTHORIZATION_KEY);
+            (reply("echo", Value::Dictionary(echoed)), Effect::None)
+        },
+    },
+    // An example of a command gated by an Authorization Services right.
+    Command {
+        name: "stop",
+        need: Need::Right(STOP_RIGHT),
+        run: |_, _| (reply("stopping", Value::Boolean(true)), Effect::Stop),
+    },
+];
+
+/// Find the command a decoded request names, or the error reply for a malformed request.
+pub fn find(request: &Value) -> Result<(&'static Command, &Dictionary), Value> {
     let Some(dict) = request.as_dictionary() else {
-        return error_reply(
+        return Err(error_reply(
             "bad-request",
             &format!(
                 "the request is {}, expected a dictionary",
                 type_name(request)
             ),
-        );
+        ));
     };
-    let command = match dict.get(COMMAND_KEY) {
-        Some(Value::String(command)) => command.as_str(),
+    let name = match dict.get(COMMAND_KEY) {
+        Some(Value::String(name)) => name.as_str(),
         Some(other) => {
-            return error_reply(
+            return Err(error_reply(
                 "bad-request",
                 &format!("`{COMMAND_KEY}` is {}, expected a string", type_name(other)),
-            )
+            ))
         }
         None => {
-            return error_reply(
+            return Err(error_reply(
                 "bad-request",
                 &format!("the request has no `{COMMAND_KEY}`"),
-            )
+            ))
         }
     };
-    match command {
-        "ping" => reply("reply", Value::String("pong".to_owned())),
-        "version" => match version {
-            Ok(v) => reply("version", Value::String(v.clone())),
-            Err(e) => error_reply("internal", e),
-        },
-        "echo" => {
-            let mut echoed: Dictionary = dict.clone();
-            echoed.remove(COMMAND_KEY);
-            reply("echo", Value::Dictionary(echoed))
-        }
-        other => {
+    match COMMANDS.iter().find(|c| c.name == name) {
+        Some(command) => Ok((command, dict)),
+        None => {
             // Bound what we repeat back: the name came from the peer.
-            let shown: String = other.chars().take(64).collect();
-            error_reply(
+            let shown: String = name.chars().take(64).collect();
+            let known: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+            Err(error_reply(
                 "unknown-command",
-                &format!("unknown command `{shown}`; known: {}", COMMANDS.join(", ")),
-            )
+                &format!("unknown command `{shown}`; known: {}", known.join(", ")),
+            ))
         }
     }
+}
+
+/// The request's `authorization` data, if it sent any (an `AuthorizationExternalForm`).
+pub fn authorization(dict: &Dictionary) -> Option<&[u8]> {
+    dict.get(smbless_wire::AUTHORIZATION_KEY)
+        .and_then(Value::as_data)
 }
 
 fn reply(key: &str, value: Value) -> Value {
@@ -66,23 +130,46 @@ fn reply(key: &str, value: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smbless::client::{reply_error, request};
+    use smbless_wire::{reply_error, request};
+
+    fn run(req: &Value, version: &Result<String, String>) -> (Value, Effect) {
+        match find(req) {
+            Ok((command, dict)) => (command.run)(dict, &Context { version }),
+            Err(reply) => (reply, Effect::None),
+        }
+    }
 
     const V: &Result<String, String> = &Ok(String::new());
 
     #[test]
     fn known_commands_answer() {
-        let pong = dispatch(&request("ping", []), V);
+        let (pong, _) = run(&request("ping", []), V);
         assert_eq!(pong.as_dictionary().unwrap()["reply"], Value::from("pong"));
-        let v = dispatch(&request("version", []), &Ok("1.2.3".into()));
+        let (v, _) = run(&request("version", []), &Ok("1.2.3".into()));
         assert_eq!(v.as_dictionary().unwrap()["version"], Value::from("1.2.3"));
-        let e = dispatch(
-            &request("echo", [("k".into(), Value::Integer(7.into()))]),
+        let (e, effect) = run(
+            &request(
+                "echo",
+                [
+                    ("k".into(), Value::Integer(7.into())),
+                    ("authorization".into(), Value::Data(vec![0; 32])),
+                ],
+            ),
             V,
         );
+        assert_eq!(effect, Effect::None);
         let echoed = e.as_dictionary().unwrap()["echo"].as_dictionary().unwrap();
-        assert_eq!(echoed.len(), 1);
+        assert_eq!(echoed.len(), 1, "the authorization is never echoed");
         assert_eq!(echoed["k"], Value::Integer(7.into()));
+        assert_eq!(run(&request("stop", []), V).1, Effect::Stop);
+    }
+
+    #[test]
+    fn every_command_declares_its_need_and_one_of_each_kind_ships() {
+        assert!(COMMANDS.iter().any(|c| c.need == Need::Client));
+        assert!(COMMANDS
+            .iter()
+            .any(|c| c.name == "stop" && c.need == Need::Right(STOP_RIGHT)));
     }
 
     #[test]
@@ -102,12 +189,12 @@ mod tests {
             (request("reboot", []), "unknown-command", "`reboot`"),
         ];
         for (req, code, needle) in cases {
-            let reply = dispatch(&req, V);
+            let (reply, _) = run(&req, V);
             let (c, m) = reply_error(&reply).unwrap();
             assert_eq!(c, code);
             assert!(m.contains(needle), "{m}");
         }
-        let broken = dispatch(&request("version", []), &Err("no plist".into()));
+        let (broken, _) = run(&request("version", []), &Err("no plist".into()));
         assert_eq!(reply_error(&broken), Some(("internal", "no plist")));
     }
 }

@@ -1,13 +1,16 @@
 //! smbless-helper: a launch-on-demand privileged helper, meant to be copied into an app.
 //!
 //! launchd (or systemd, or `--listen` during development) owns the listening socket and
-//! starts this process on the first connection. It answers 4-byte-length-prefixed plist
-//! requests (`ping`, `version`, `echo`), exits after 20 s without work, and on SIGTERM
+//! starts this process on the first connection. It identifies every peer by what the kernel
+//! attests (audit token and code requirement on macOS, uid/gid on Linux) before reading
+//! anything from it, answers 4-byte-length-prefixed plist requests (`ping`, `version`, `echo`,
+//! and the right-gated `stop`), exits after 20 s without a request in flight, and on SIGTERM
 //! finishes the requests in flight and exits 0. Its Info.plist and launchd plist are embedded
 //! in the executable (see `embedded.rs`), as SMJobBless requires. See README.md.
 
 #![deny(unsafe_code)]
 
+mod access;
 mod activation;
 mod commands;
 mod config;
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             let why = match exit {
                 server::Exit::Idle => "idle",
                 server::Exit::Terminated => "terminated",
+                server::Exit::Stopped => "stopped by request",
             };
             eprintln!("smbless-helper: exiting ({why}; sockets from {source})");
             ExitCode::SUCCESS

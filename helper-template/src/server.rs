@@ -1,23 +1,30 @@
-//! The asynchronous request server: accept, read framed requests, reply, count transactions,
-//! exit when idle, drain on SIGTERM.
+//! The asynchronous request server: accept and identify peers, read framed requests,
+//! authorize and reply, count transactions, exit when idle, drain on SIGTERM.
 //!
-//! As in the talk, every open connection is a transaction: the idle timer runs only while the
-//! count is zero, and SIGTERM stops accepting, closes connections that are between requests,
-//! and lets requests already arriving finish before the process exits.
+//! A transaction is a request in flight, from its first byte to its reply: the idle timer runs
+//! only while there is none, so connected-but-silent clients do not keep the helper alive.
+//! Idle exit and SIGTERM both stop accepting, close connections that are between requests,
+//! and let requests already arriving finish before the process exits.
+//!
+//! Every accepted peer is identified before anything it sends is read (see `access`); a
+//! refused peer gets `{error: {code: "unauthorized"}}` and is closed, and never holds a
+//! connection slot or its uid's share of them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use smbless::client::{
+use smbless_wire::{
     decode_payload, encode_frame, error_reply, frame_length, FrameError, PayloadFormat,
-    LENGTH_PREFIX,
+    LENGTH_PREFIX, UNAUTHORIZED,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::access::{Peer, Policy, UidSlot, UidSlots};
 use crate::activation::Listener;
-use crate::config::Config;
+use crate::commands::{Context, Effect};
+use crate::config::{Config, Fairness};
 
 /// Why the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,41 +33,54 @@ pub enum Exit {
     Idle,
     /// SIGTERM (or SIGINT), after draining.
     Terminated,
+    /// An authorized `stop` command, after draining.
+    Stopped,
 }
 
+/// Refusal replies being written at once; more refused peers are closed without one.
+const MAX_REFUSING: usize = 64;
+
 struct Shared {
-    /// Open connections: the transaction count.
-    open: watch::Sender<usize>,
+    /// Requests in flight: the transaction count.
+    in_flight: watch::Sender<usize>,
     /// Set once: stop accepting, finish what is in flight.
     draining: watch::Sender<bool>,
-    /// One permit per open connection: bounds memory at max_connections × max_request.
-    slots: Arc<tokio::sync::Semaphore>,
+    /// Set by a `stop` command.
+    stop: watch::Sender<bool>,
+    /// One permit per served connection: bounds memory at max_connections × max_request.
+    slots: Arc<Semaphore>,
+    /// Connections per peer uid.
+    per_uid: Arc<UidSlots>,
+    /// Refusals being written.
+    refusing: Arc<Semaphore>,
+    policy: Policy,
+    fairness: Fairness,
     max_request: u32,
     read_timeout: Duration,
     version: Result<String, String>,
 }
 
-/// One open connection; dropping it closes the transaction and frees its slot.
-struct Transaction {
-    shared: Arc<Shared>,
-    // Held, never read: the slot is released when the connection ends.
-    _slot: tokio::sync::OwnedSemaphorePermit,
-}
+/// One request in flight; dropping it ends the transaction.
+struct InFlight<'a>(&'a Shared);
 
-impl Transaction {
-    fn begin(shared: &Arc<Shared>, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
-        shared.open.send_modify(|n| *n = n.saturating_add(1));
-        Transaction {
-            shared: Arc::clone(shared),
-            _slot: slot,
-        }
+impl<'a> InFlight<'a> {
+    fn begin(shared: &'a Shared) -> Self {
+        shared.in_flight.send_modify(|n| *n = n.saturating_add(1));
+        InFlight(shared)
     }
 }
 
-impl Drop for Transaction {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.shared.open.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.in_flight.send_modify(|n| *n = n.saturating_sub(1));
     }
+}
+
+/// What a served connection holds until it closes.
+struct Served {
+    peer: Peer,
+    _slot: OwnedSemaphorePermit,
+    _uid: UidSlot,
 }
 
 enum AsyncListener {
@@ -68,18 +88,28 @@ enum AsyncListener {
     Unix(tokio::net::UnixListener),
 }
 
-/// Serve on `listeners` until idle or terminated. Must run inside a tokio runtime with I/O and
-/// time enabled. Returns after in-flight requests are answered or the grace time is over.
+/// Serve on `listeners` until idle, stopped or terminated. Must run inside a tokio runtime
+/// with I/O and time enabled. Returns after in-flight requests are answered or the grace time
+/// is over.
 pub async fn run(listeners: Vec<(String, Listener)>, config: &Config) -> Result<Exit, String> {
     use tokio::signal::unix::{signal, SignalKind};
     // Catch SIGTERM first: until this runs the default action (death by signal) applies.
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
 
+    let policy = Policy::new(&config.access)?;
+    for warning in policy.warnings() {
+        eprintln!("smbless-helper: {warning}");
+    }
     let shared = Arc::new(Shared {
-        open: watch::Sender::new(0),
+        in_flight: watch::Sender::new(0),
         draining: watch::Sender::new(false),
-        slots: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
+        stop: watch::Sender::new(false),
+        slots: Arc::new(Semaphore::new(config.max_connections)),
+        per_uid: UidSlots::new(config.fairness.per_uid),
+        refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+        policy,
+        fairness: config.fairness.clone(),
         max_request: config.max_request,
         read_timeout: config.read_timeout,
         version: crate::embedded::bundle_version(),
@@ -90,17 +120,19 @@ pub async fn run(listeners: Vec<(String, Listener)>, config: &Config) -> Result<
         tokio::spawn(accept_loop(listener, label, Arc::clone(&shared)));
     }
 
+    let mut stop = shared.stop.subscribe();
     let exit = tokio::select! {
         () = idle(&shared, config.idle_timeout) => Exit::Idle,
+        _ = stop.wait_for(|s| *s) => Exit::Stopped,
         _ = sigterm.recv() => Exit::Terminated,
         _ = sigint.recv() => Exit::Terminated,
     };
     shared.draining.send_replace(true);
-    let mut open = shared.open.subscribe();
-    let drained = timeout(config.grace, open.wait_for(|n| *n == 0)).await;
+    let mut in_flight = shared.in_flight.subscribe();
+    let drained = timeout(config.grace, in_flight.wait_for(|n| *n == 0)).await;
     if drained.is_err() {
-        let left = *shared.open.borrow();
-        eprintln!("smbless-helper: grace time over with {left} connection(s) still open");
+        let left = *shared.in_flight.borrow();
+        eprintln!("smbless-helper: grace time over with {left} request(s) still in flight");
     }
     Ok(exit)
 }
@@ -118,21 +150,21 @@ fn into_async(listener: Listener) -> std::io::Result<AsyncListener> {
     })
 }
 
-/// Resolve when the transaction count has stayed zero for `limit`; never if `limit` is None.
+/// Resolve when no request has been in flight for `limit`; never if `limit` is None.
 async fn idle(shared: &Shared, limit: Option<Duration>) {
     let Some(limit) = limit else {
         return std::future::pending().await;
     };
-    let mut open = shared.open.subscribe();
+    let mut in_flight = shared.in_flight.subscribe();
     loop {
-        if *open.borrow_and_update() == 0 {
+        if *in_flight.borrow_and_update() == 0 {
             tokio::select! {
                 biased;
                 // Any change (new work, even if already finished) re-arms the timer.
-                changed = open.changed() => if changed.is_err() { return std::future::pending().await },
+                changed = in_flight.changed() => if changed.is_err() { return std::future::pending().await },
                 () = tokio::time::sleep(limit) => return,
             }
-        } else if open.changed().await.is_err() {
+        } else if in_flight.changed().await.is_err() {
             return std::future::pending().await;
         }
     }
@@ -157,12 +189,12 @@ async fn accept_loop(listener: AsyncListener, label: String, shared: Arc<Shared>
         match accepted {
             Ok(Stream::Tcp(s)) => {
                 let _ = s.set_nodelay(true);
-                let txn = Transaction::begin(&shared, slot);
-                tokio::spawn(serve(s, txn));
+                let checked = shared.policy.identify_tcp();
+                admit(s, checked, slot, &shared);
             }
             Ok(Stream::Unix(s)) => {
-                let txn = Transaction::begin(&shared, slot);
-                tokio::spawn(serve(s, txn));
+                let checked = shared.policy.identify_unix(&s);
+                admit(s, checked, slot, &shared);
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning; the service manager keeps
@@ -172,6 +204,83 @@ async fn accept_loop(listener: AsyncListener, label: String, shared: Arc<Shared>
             }
         }
     }
+}
+
+/// Serve an identified peer within its uid's share, or refuse it; the slot taken for the
+/// accept is given back at once when the peer is refused.
+fn admit<S>(
+    stream: S,
+    checked: Result<Peer, String>,
+    slot: OwnedSemaphorePermit,
+    shared: &Arc<Shared>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + std::os::fd::AsFd + 'static,
+{
+    let peer = match checked {
+        Ok(peer) => peer,
+        Err(why) => return refuse(stream, UNAUTHORIZED, why, shared),
+    };
+    let Some(uid_slot) = shared.per_uid.try_take(peer) else {
+        let why = format!(
+            "this uid already holds {} connections, the most one uid may hold",
+            shared.per_uid.limit()
+        );
+        return refuse(stream, "busy", why, shared);
+    };
+    let served = Served {
+        peer,
+        _slot: slot,
+        _uid: uid_slot,
+    };
+    #[cfg(target_os = "macos")]
+    {
+        // The code check asks the Security framework: off the I/O thread. The audit token is
+        // read now, from the socket, before any byte of the peer's is.
+        let token = peer.ids.map(|_| smbless_peer::macos::audit_token(&stream));
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            let verdict = match token {
+                None => Ok(()), // --insecure-tcp
+                Some(Err(e)) => Err(format!("cannot identify the peer: {e}")),
+                Some(Ok(token)) => {
+                    let checker = Arc::clone(&shared);
+                    tokio::task::spawn_blocking(move || checker.policy.check_code(&token))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("code check failed: {e}")))
+                }
+            };
+            match verdict {
+                Ok(()) => serve(stream, served, shared).await,
+                Err(why) => {
+                    drop(served);
+                    refuse(stream, UNAUTHORIZED, why, &shared)
+                }
+            }
+        });
+    }
+    #[cfg(not(target_os = "macos"))]
+    tokio::spawn(serve(stream, served, Arc::clone(shared)));
+}
+
+/// Answer a refused peer with one error frame and close, without reading what it sent. At
+/// most [`MAX_REFUSING`] refusals are written at once; past that the peer is just closed.
+fn refuse<S>(mut stream: S, code: &'static str, why: String, shared: &Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Ok(permit) = Arc::clone(&shared.refusing).try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let frame = encode_frame(&error_reply(code, &why), PayloadFormat::Binary, u32::MAX);
+        if let Ok(frame) = frame {
+            let wrote = timeout(Duration::from_secs(1), stream.write_all(&frame)).await;
+            if matches!(wrote, Ok(Ok(()))) {
+                linger(&mut stream).await;
+            }
+        }
+        drop(permit);
+    });
 }
 
 enum Stream {
@@ -186,20 +295,26 @@ async fn accept(listener: &AsyncListener) -> std::io::Result<Stream> {
     }
 }
 
-/// Serve requests on one connection until the peer closes it, a request fails, or draining.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, txn: Transaction) {
-    let shared = Arc::clone(&txn.shared);
+/// Serve requests on one connection until the peer closes it, a request fails, a fairness
+/// limit is reached, or draining.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    served: Served,
+    shared: Arc<Shared>,
+) {
     let mut draining = shared.draining.subscribe();
-    loop {
-        // The whole request must arrive within read_timeout of starting to wait for it, so a
-        // silent or trickling peer cannot hold a transaction (and the process) open.
-        let deadline = Instant::now() + shared.read_timeout;
+    let fairness = &shared.fairness;
+    let opened = Instant::now();
+    let retire = opened.checked_add(fairness.lifetime).unwrap_or(opened);
+    for _ in 0..fairness.requests_per_connection {
+        // Between requests nothing is in flight: wait at most the idle-connection timeout (and
+        // never past the connection's lifetime) for a next request; draining closes it. Reading
+        // is polled first so that bytes which arrived before SIGTERM count as a request.
+        let wait_until = (Instant::now() + fairness.idle_connection).min(retire);
         let mut prefix = [0u8; LENGTH_PREFIX];
-        // Between requests the connection is not in flight: draining closes it. Reading is
-        // polled first so that bytes which arrived before SIGTERM count as a request.
         let first = tokio::select! {
             biased;
-            read = timeout_at(deadline, stream.read(&mut prefix)) => read,
+            read = timeout_at(wait_until, stream.read(&mut prefix)) => read,
             _ = draining.wait_for(|d| *d) => return,
         };
         let got = match first {
@@ -208,48 +323,112 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, txn: Transactio
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
             Ok(Ok(n)) => n,
         };
-        let rest = prefix.get_mut(got..).unwrap_or_default();
-        match timeout_at(deadline, stream.read_exact(rest)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return,
-            Err(_) => return timed_out(&mut stream, &shared, "reading the length prefix").await,
-        }
-        let length = match frame_length(prefix, shared.max_request) {
-            Ok(length) => length,
-            Err(e) => {
-                let code = match e {
-                    FrameError::TooLarge { .. } => "too-large",
-                    _ => "bad-frame",
-                };
-                send(
-                    &mut stream,
-                    &shared,
-                    &error_reply(code, &e.to_string()),
-                    PayloadFormat::Binary,
-                )
-                .await;
-                // Nothing of the payload is read into memory: discard what the peer already
-                // sent so that closing does not reset the connection before it reads the reply.
-                return linger(&mut stream).await;
+        // A request is in flight from its first byte; the whole of it must arrive within
+        // read_timeout of that byte, so a trickling peer cannot hold the transaction open.
+        let in_flight = InFlight::begin(&shared);
+        let deadline = Instant::now() + shared.read_timeout;
+        let Some(request) = read_request(&mut stream, &shared, prefix, got, deadline).await else {
+            return;
+        };
+        let (reply, format, effect) = match request {
+            Ok((request, format)) => {
+                let (reply, effect) = answer(&request, served.peer, &shared).await;
+                (reply, format, effect)
             }
+            Err(reply) => (reply, PayloadFormat::Binary, Effect::None),
         };
-        let mut payload = vec![0u8; length];
-        match timeout_at(deadline, stream.read_exact(&mut payload)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return,
-            Err(_) => return timed_out(&mut stream, &shared, "reading the request").await,
+        let sent = send(&mut stream, &shared, &reply, format).await;
+        if effect == Effect::Stop {
+            shared.stop.send_replace(true);
         }
-        let (reply, format) = match decode_payload(&payload) {
-            Ok((request, format)) => (crate::commands::dispatch(&request, &shared.version), format),
-            Err(e) => (
-                error_reply("bad-plist", &e.to_string()),
-                PayloadFormat::Binary,
-            ),
-        };
-        drop(payload);
-        if !send(&mut stream, &shared, &reply, format).await || *draining.borrow() {
+        drop(in_flight);
+        if !sent || *draining.borrow() || Instant::now() >= retire {
             return;
         }
+    }
+}
+
+/// Read the rest of a request whose first `got` bytes are in `prefix`. `None`: the connection
+/// is done (closed, or a reply about it was already sent). `Some(Err(reply))`: an error
+/// reply for a payload that is not a plist.
+async fn read_request<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    shared: &Shared,
+    mut prefix: [u8; LENGTH_PREFIX],
+    got: usize,
+    deadline: Instant,
+) -> Option<Result<(plist::Value, PayloadFormat), plist::Value>> {
+    let rest = prefix.get_mut(got..).unwrap_or_default();
+    match timeout_at(deadline, stream.read_exact(rest)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return None,
+        Err(_) => {
+            timed_out(stream, shared, "reading the length prefix").await;
+            return None;
+        }
+    }
+    let length = match frame_length(prefix, shared.max_request) {
+        Ok(length) => length,
+        Err(e) => {
+            let code = match e {
+                FrameError::TooLarge { .. } => "too-large",
+                _ => "bad-frame",
+            };
+            send(
+                stream,
+                shared,
+                &error_reply(code, &e.to_string()),
+                PayloadFormat::Binary,
+            )
+            .await;
+            // Nothing of the payload is read into memory: discard what the peer already
+            // sent so that closing does not reset the connection before it reads the reply.
+            linger(stream).await;
+            return None;
+        }
+    };
+    let mut payload = vec![0u8; length];
+    match timeout_at(deadline, stream.read_exact(&mut payload)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return None,
+        Err(_) => {
+            timed_out(stream, shared, "reading the request").await;
+            return None;
+        }
+    }
+    Some(decode_payload(&payload).map_err(|e| error_reply("bad-plist", &e.to_string())))
+}
+
+/// Authorize the command a request names for `peer`, then run it.
+async fn answer(
+    request: &plist::Value,
+    peer: Peer,
+    shared: &Arc<Shared>,
+) -> (plist::Value, Effect) {
+    let (command, dict) = match crate::commands::find(request) {
+        Ok(found) => found,
+        Err(reply) => return (reply, Effect::None),
+    };
+    let authorization = crate::commands::authorization(dict);
+    #[cfg(target_os = "macos")]
+    let verdict = {
+        // Authorization Services may show a dialog: off the I/O thread.
+        let (need, form) = (command.need, authorization.map(<[u8]>::to_vec));
+        let checker = Arc::clone(shared);
+        tokio::task::spawn_blocking(move || checker.policy.authorize(need, peer, form.as_deref()))
+            .await
+            .unwrap_or_else(|e| Err(format!("authorization check failed: {e}")))
+    };
+    #[cfg(not(target_os = "macos"))]
+    let verdict = shared.policy.authorize(command.need, peer, authorization);
+    match verdict {
+        Ok(()) => (command.run)(
+            dict,
+            &Context {
+                version: &shared.version,
+            },
+        ),
+        Err(why) => (error_reply(UNAUTHORIZED, &why), Effect::None),
     }
 }
 
@@ -283,7 +462,7 @@ async fn send<S: AsyncWrite + Unpin>(
 
 async fn timed_out<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, shared: &Shared, what: &str) {
     let message = format!(
-        "no complete request within {} s ({what}); closing",
+        "no complete request within {} s of its first byte ({what}); closing",
         shared.read_timeout.as_secs_f64()
     );
     send(
