@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
-use smbless::install::{
-    self, BlessOptions, BlessOutcome, ContractTrust, NoServiceManager, TrustCheck, TrustError,
-    Verdict,
-};
+use smbless::install;
 
 const LABEL: &str = "com.example.smbless.helper";
 
@@ -731,18 +728,256 @@ fn the_app_swapped_at_each_step_changes_nothing() {
     }
 }
 
-fn real_trust() -> ContractTrust {
-    let mut anchors = smbless::codesign::trust::Anchors::apple().unwrap();
-    anchors
-        .add_pem(
-            &fs::read(test_root_pem()).unwrap(),
-            smbless::codesign::trust::AnchorKind::TestApple,
-            "test root",
-        )
+/// A copy of the example app the test may break.
+fn app_copy(tmp: &Path) -> PathBuf {
+    let app = tmp.join("Example.app");
+    copy_dir(&example(), &app);
+    app
+}
+
+/// Issue 10, attack 4: a FIFO as the app's main executable made root hang forever holding the
+/// lock. Now it is refused within seconds, by path, and nothing is written.
+#[test]
+fn a_fifo_in_the_app_is_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app_copy(tmp.path());
+    let exe = app.join("Contents/MacOS/Example");
+    fs::remove_file(&exe).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&exe)
+        .status()
+        .unwrap()
+        .success());
+    let r = root(None);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("smbless"))
+        .args([
+            "bless",
+            app.to_str().unwrap(),
+            "--root",
+            r.path.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    ContractTrust::new(smbless::codesign::VerifyOptions {
-        anchors,
-        at: None,
-        threads: 0,
-    })
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("bless hung on a FIFO in the app");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["refusals"][0]["id"], "app-entry-unsafe", "{json:#}");
+    assert!(
+        json["refusals"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("FIFO"),
+        "{json:#}"
+    );
+    assert!(!r.helper().exists());
+}
+
+/// Issue 10, attack 4: a symlinked `Contents/Library/LaunchServices` made root read a root-only
+/// file and echo its first bytes. Now the link is refused by path and nothing behind it is read.
+#[test]
+fn a_link_out_of_the_app_is_refused_without_echoing_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("secret");
+    fs::create_dir(&secret).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(secret.join(LABEL), "TOPSECRET-CONTENTS").unwrap();
+    let app = app_copy(tmp.path());
+    let ls = app.join("Contents/Library/LaunchServices");
+    fs::remove_dir_all(&ls).unwrap();
+    std::os::unix::fs::symlink(&secret, &ls).unwrap();
+    let r = root(None);
+    let out = smbless(&[
+        "bless",
+        app.to_str().unwrap(),
+        LABEL,
+        "--root",
+        r.path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("TOPSECRET"), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["refusals"][0]["id"], "app-entry-unsafe", "{json:#}");
+    assert!(!r.helper().exists());
+}
+
+/// Issue 10, attack 3: a staging root that is a symlink to `/` turned a staging run into a
+/// live install. Now DIR itself may not be a link.
+#[test]
+fn a_staging_root_that_links_to_slash_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let link = tmp.path().join("stage");
+    std::os::unix::fs::symlink("/", &link).unwrap();
+    let out = smbless(&[
+        "bless",
+        example().to_str().unwrap(),
+        "--root",
+        link.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+        "--testing-treat-as-apple-root",
+        test_root_pem().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["refusals"][0]["id"], "unsafe-directory", "{json:#}");
+    assert!(
+        json["refusals"][0]["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("symbolic link"),
+        "{json:#}"
+    );
+}
+
+/// Issue 10, attack 3: a staging root owned by another user (here `nobody`), who could swap its
+/// `Library` after the check, is refused when root installs into it.
+#[test]
+fn a_staging_root_owned_by_another_user_is_refused_as_root() {
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("needs root (CI runs as root); skipped");
+        return;
+    }
+    let r = root(None);
+    std::os::unix::fs::chown(&r.path, Some(65534), Some(65534)).unwrap();
+    let (code, json) = bless_cli(&example(), &r, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["refusals"][0]["id"], "unsafe-directory", "{json:#}");
+    assert!(
+        json["refusals"][0]["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("uid 65534"),
+        "{json:#}"
+    );
+    assert!(!r.path.join("Library").exists());
+}
+
+/// Issue 10, attack 6: an existing job file under the label that runs another program is
+/// another vendor's job: refused, never overwritten.
+#[test]
+fn a_foreign_job_is_refused_and_left_alone() {
+    let r = root(None);
+    fs::create_dir_all(r.path.join("Library/LaunchDaemons")).unwrap();
+    let mut dict = plist::Dictionary::new();
+    dict.insert("Label".into(), LABEL.into());
+    dict.insert(
+        "ProgramArguments".into(),
+        plist::Value::Array(vec!["/usr/local/bin/otherd".into()]),
+    );
+    plist::Value::Dictionary(dict)
+        .to_file_xml(r.plist())
+        .unwrap();
+    let before = fs::read(r.plist()).unwrap();
+    let (code, json) = bless_cli(&example(), &r, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["refusals"][0]["id"], "foreign-job", "{json:#}");
+    assert_eq!(fs::read(r.plist()).unwrap(), before);
+    assert!(!r.helper().exists());
+}
+
+/// Issue 10, attack 7: `bless --dry-run`, `status --app` and `verify --root` print the same
+/// prediction, word for word, over a matrix of installed states.
+#[test]
+fn the_three_commands_predict_the_same() {
+    let trust = [
+        "--testing-treat-as-apple-root",
+        test_root_pem().to_str().unwrap(),
+    ]
+    .map(str::to_owned);
+    for installed in [
+        None,
+        Some("helper-0.9"),
+        Some("helper-1.0"),
+        Some("helper-2.0"),
+        Some("helper-0.9-other-clients"),
+        Some("garbage"),
+    ] {
+        let r = match installed {
+            Some("garbage") => {
+                let r = root(Some("helper-0.9"));
+                fs::write(r.helper(), b"not a helper").unwrap();
+                r
+            }
+            other => root(other),
+        };
+        let root_s = r.path.display().to_string();
+        let app = example().display().to_string();
+        let run = |args: Vec<String>| -> serde_json::Value {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = smbless(&args);
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!("{e}: {args:?}: {}", String::from_utf8_lossy(&out.stderr))
+            })
+        };
+        let mut a = vec![
+            "bless".into(),
+            app.clone(),
+            "--root".into(),
+            root_s.clone(),
+            "--dry-run".into(),
+            "--json".into(),
+        ];
+        a.extend(trust.iter().cloned());
+        let bless = run(a)["prediction"].as_str().unwrap().to_owned();
+        let mut a = vec![
+            "status".into(),
+            LABEL.into(),
+            "--root".into(),
+            root_s.clone(),
+            "--app".into(),
+            app.clone(),
+            "--json".into(),
+        ];
+        a.extend(trust.iter().cloned());
+        let status = run(a)["helpers"][0]["prediction"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut a = vec![
+            "verify".into(),
+            app.clone(),
+            "--root".into(),
+            root_s.clone(),
+            "--json".into(),
+        ];
+        a.extend(trust.iter().cloned());
+        let verify = run(a)["helpers"][0]["action"].as_str().unwrap().to_owned();
+        assert_eq!(bless, status, "{installed:?}");
+        assert_eq!(bless, verify, "{installed:?}");
+        let expected = match installed {
+            None => "install 1.0",
+            Some("helper-0.9") => "upgrade from 0.9 to 1.0",
+            Some("helper-1.0") => "no change: installed 1.0 ≥ bundled 1.0",
+            Some("helper-2.0") => "no change: installed 2.0 ≥ bundled 1.0",
+            Some("helper-0.9-other-clients") => {
+                "refuse: [installed-client-requirement-unsatisfied]"
+            }
+            _ => "refuse: [installed-helper-unreadable]",
+        };
+        assert!(bless.starts_with(expected), "{installed:?}: {bless}");
+    }
 }

@@ -99,6 +99,8 @@ impl Default for Config {
 
 /// What the command line asks for.
 #[derive(Debug)]
+// Parsed once at start-up and consumed at once: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     /// Serve requests.
     Serve(Config),

@@ -51,7 +51,6 @@ pub mod snapshot;
 mod status;
 pub mod trust;
 
-
 #[cfg(target_os = "macos")]
 pub use backend::Launchctl;
 pub use backend::{
