@@ -287,8 +287,10 @@ fn a_tampered_program_has_an_invalid_signature() {
     assert_eq!(ids(&report), [PreflightId::ProgramSignatureInvalid]);
 }
 
+/// macOS judges validity with implicit anchors (issue 14): a complete chain to a root nobody
+/// trusts is a valid signature, and trust is the requirement's business.
 #[test]
-fn an_untrusted_signer_is_an_invalid_signature() {
+fn an_untrusted_but_complete_chain_is_valid_as_on_macos() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(
         dir.path(),
@@ -298,7 +300,7 @@ fn an_untrusted_signer_is_an_invalid_signature() {
     let mut opts = options(None);
     opts.signature.anchors = Anchors::empty();
     let report = check_daemon(&app, &format!("{LABEL}.plist"), &opts);
-    assert_eq!(ids(&report), [PreflightId::ProgramSignatureInvalid]);
+    assert!(!ids(&report).contains(&PreflightId::ProgramSignatureInvalid));
 }
 
 #[test]
