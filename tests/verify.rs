@@ -275,12 +275,12 @@ fn without_the_test_root_nothing_is_trusted() {
 #[test]
 fn installed_helpers_predict_the_action() {
     let cases: &[(&str, &str, Option<&str>, &[&str])] = &[
-        ("helper-0.9", "upgrade", Some("0.9"), &[]),
-        ("helper-1.0", "none", Some("1.0"), &["version-not-newer"]),
-        ("helper-2.0", "none", Some("2.0"), &["version-not-newer"]),
+        ("helper-0.9", "upgrade from 0.9 to 1.0", Some("0.9"), &[]),
+        ("helper-1.0", "no change: installed 1.0 ≥ bundled 1.0", Some("1.0"), &["version-not-newer"]),
+        ("helper-2.0", "no change: installed 2.0 ≥ bundled 1.0", Some("2.0"), &["version-not-newer"]),
         (
             "helper-0.9-other-clients",
-            "upgrade",
+            "refuse: [installed-client-requirement-unsatisfied] fixtures/apps/Example.app does not satisfy the SMAuthorizedClients of the installed com.example.smbless.helper, so it may not replace it",
             Some("0.9"),
             &["installed-client-requirement-unsatisfied"],
         ),
@@ -306,7 +306,10 @@ fn installed_helpers_predict_the_action() {
         &["--root", empty.path().to_str().unwrap()],
     );
     assert_eq!(code, 0);
-    assert_eq!(report["helpers"][0]["action"], "install");
+    assert!(report["helpers"][0]["action"]
+        .as_str()
+        .unwrap()
+        .starts_with("install"));
 }
 
 #[test]

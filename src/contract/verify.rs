@@ -100,13 +100,12 @@ pub enum ContractError {
 ///
 /// ```no_run
 /// use smbless::codesign::VerifyOptions as SignatureOptions;
-/// use smbless::contract::{verify, Installed, VerifyOptions};
+/// use smbless::contract::{verify, VerifyOptions};
 ///
 /// let options = VerifyOptions {
 ///     label: None,
 ///     signature: SignatureOptions::apple()?,
 ///     strict: false,
-///     installed: Installed::Root("/".into()),
 /// };
 /// let report = verify("/Applications/Example.app".as_ref(), &options)?;
 /// for finding in &report.findings {

@@ -441,7 +441,10 @@ mod tests {
             Path::new("Contents/x"),
             Path::new("../Info.plist")
         ));
-        assert!(link_stays_inside(Path::new("Contents/x"), Path::new("../../x")) == false);
+        assert!(!link_stays_inside(
+            Path::new("Contents/x"),
+            Path::new("../../x")
+        ));
         assert!(!link_stays_inside(Path::new("a"), Path::new("/etc/shadow")));
         assert!(!link_stays_inside(Path::new("a"), Path::new("../a")));
     }
@@ -481,7 +484,7 @@ mod tests {
 
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &app.join("Contents/MacOS/fifo"),
+            app.join("Contents/MacOS/fifo"),
             FileType::Fifo,
             Mode::from_raw_mode(0o600),
             0,
