@@ -31,6 +31,12 @@ fn errno(path: &Path, op: &'static str) -> impl FnOnce(rustix::io::Errno) -> Ins
     move |e| f(io::Error::from(e))
 }
 
+/// A permission mode from its bits (`mode_t` is 16 bits on macOS, 32 on Linux).
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn mode_bits(bits: u32) -> Mode {
+    Mode::from_bits_truncate((bits & 0o7777) as rustix::fs::RawMode)
+}
+
 /// What kind of object a `stat` describes, for messages.
 pub(crate) fn type_name(st: &Stat) -> &'static str {
     match FileType::from_raw_mode(st.st_mode) {
@@ -198,7 +204,7 @@ impl Dir {
             )
             .map_err(errno(&path, "chown 0:0"))?;
         }
-        rfs::fchmod(file, Mode::from_raw_mode(mode)).map_err(errno(&path, "chmod"))?;
+        rfs::fchmod(file, mode_bits(mode)).map_err(errno(&path, "chmod"))?;
         file.sync_all().map_err(io_err(&path, "syncing"))
     }
 
@@ -211,14 +217,14 @@ impl Dir {
         as_root: bool,
     ) -> Result<bool, InstallError> {
         let path = self.child(name);
-        match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(mode)) {
+        match rfs::mkdirat(&self.fd, name, mode_bits(mode)) {
             Ok(()) => {}
             Err(rustix::io::Errno::EXIST) => return Ok(false),
             Err(e) => return Err(errno(&path, "creating directory")(e)),
         }
         let sub = self.open_dir(name)?;
         // The umask may have narrowed the mode; set it exactly.
-        rfs::fchmod(&sub.fd, Mode::from_raw_mode(mode)).map_err(errno(&path, "chmod"))?;
+        rfs::fchmod(&sub.fd, mode_bits(mode)).map_err(errno(&path, "chmod"))?;
         if as_root {
             rfs::fchown(
                 &sub.fd,

@@ -482,14 +482,11 @@ mod tests {
         );
         std::fs::remove_file(app.join("Contents/out")).unwrap();
 
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            app.join("Contents/MacOS/fifo"),
-            FileType::Fifo,
-            Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        assert!(std::process::Command::new("mkfifo")
+            .arg(app.join("Contents/MacOS/fifo"))
+            .status()
+            .unwrap()
+            .success());
         let err = Snapshot::capture(&app, Limits::default()).unwrap_err();
         assert!(err.to_string().contains("a FIFO"), "{err}");
         std::fs::remove_file(app.join("Contents/MacOS/fifo")).unwrap();

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::ffi;
 use crate::codesign::VerifyOptions as SignatureOptions;
-use crate::contract::{self, Finding, Installed, InstalledHelper, Severity, VerifyOptions};
+use crate::contract::{self, Finding, Severity, VerifyOptions};
+use crate::install::{self, InstalledAt, PredictOptions};
 use crate::service_management::{
     confirm::SMJOBBLESS_HELPER_DIR, confirm_installed, explain_job_bless, AuthorizationOutcome,
     Confirmation, InstalledVersion, InstallerError, BLESS_RIGHT,
@@ -72,10 +73,23 @@ pub fn bless_job_with(
         label: Some(label.to_owned()),
         signature: options.signature.clone(),
         strict: false,
-        installed: Installed::Root(PathBuf::from("/")),
     };
-    let report = contract::verify(&app, &verify)
+    let mut report = contract::verify(&app, &verify)
         .map_err(|e| InstallerError::ContractUnavailable(e.to_string()))?;
+    // The same prediction `smbless bless --dry-run` and `verify --root /` make.
+    let trust = install::ContractTrust::new(options.signature.clone());
+    let predict = PredictOptions {
+        service: &install::NoServiceManager,
+        trust: &trust,
+        policy: install::Policy::default(),
+    };
+    install::attach_predictions(
+        &mut report,
+        &app,
+        &InstalledAt::Root(PathBuf::from("/")),
+        &predict,
+    )
+    .map_err(|e| InstallerError::ContractUnavailable(e.to_string()))?;
     if !report.ok && !options.call_despite_findings {
         return Err(InstallerError::Contract(Box::new(report)));
     }
@@ -96,7 +110,7 @@ pub fn bless_job_with(
         .find(|h| h.label == label)
         .and_then(|h| h.version.as_deref())
         .and_then(|v| BundleVersion::parse(v).ok());
-    let installed_version = InstalledHelper::read(&installed_path).version;
+    let installed_version = installed_version(&installed_path);
     let state = match (
         &installed_version,
         std::fs::symlink_metadata(&installed_path),
@@ -126,4 +140,14 @@ pub fn bless_job_with(
             .filter(|f| f.severity < Severity::Error)
             .collect(),
     })
+}
+
+/// The `CFBundleVersion` of the helper installed at `path`, read without following a link.
+fn installed_version(path: &Path) -> Option<BundleVersion> {
+    let dir = install::dir::Dir::open_path(path.parent()?).ok()?;
+    let name = path.file_name()?.to_str()?;
+    match install::installed::read_helper(&dir, name) {
+        Ok(Some(Ok(helper))) => helper.facts.version().ok(),
+        _ => None,
+    }
 }

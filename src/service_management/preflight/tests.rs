@@ -149,14 +149,11 @@ fn a_fifo_plist_is_refused_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path(), None, None);
     let fifo = app.join(LAUNCH_DAEMONS_DIR).join(format!("{LABEL}.plist"));
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o644),
-        0,
-    )
-    .unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let report = check(&app, None);
     assert_eq!(ids(&report), [PreflightId::PlistUnreadable]);
     assert!(report.findings[0].message.contains("not a regular file"));
