@@ -1069,3 +1069,167 @@ fn recovery_also_runs_when_the_rerun_is_a_dry_run_or_remove() {
     assert_eq!(r.outcome, RemoveOutcome::Removed);
     assert_eq!(state(&s.root), State::Nothing);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The state directory and the installed names: nothing there is trusted blindly (issue 17).
+
+fn installed_once(s: &Setup) -> (FakeTrust, FileService) {
+    let trust = FakeTrust::default();
+    let svc = FileService {
+        root: s.root.clone(),
+    };
+    bless(
+        &app_in(s, "a", "1.0", "app"),
+        None,
+        &opts(&s.root, &svc, &trust),
+    )
+    .unwrap();
+    (trust, svc)
+}
+
+fn journal_path(s: &Setup) -> PathBuf {
+    s.root
+        .join(HELPER_DIR)
+        .join(STATE_DIR)
+        .join(format!("{LABEL}.journal"))
+}
+
+#[test]
+fn a_corrupt_foreign_or_linked_journal_stops_recovery_without_a_guess() {
+    let bad_journals: [(&str, Box<dyn Fn(&Path)>); 3] = [
+        (
+            "corrupt",
+            Box::new(|p: &Path| fs::write(p, b"{ not json").unwrap()),
+        ),
+        (
+            "another label",
+            Box::new(|p: &Path| {
+                let j = Journal::commit("com.other.helper", true, true, "9.9", None);
+                fs::write(p, serde_json::to_vec(&j).unwrap()).unwrap()
+            }),
+        ),
+        (
+            "a symlink",
+            Box::new(|p: &Path| std::os::unix::fs::symlink("/etc/passwd", p).unwrap()),
+        ),
+    ];
+    for (what, plant) in bad_journals {
+        let s = setup();
+        let (trust, svc) = installed_once(&s);
+        plant(&journal_path(&s));
+        let err = bless(
+            &app_in(&s, "b", "2.0", "app"),
+            None,
+            &opts(&s.root, &svc, &trust),
+        )
+        .unwrap_err();
+        assert!(matches!(err, InstallError::Journal { .. }), "{what}: {err}");
+        // Nothing was rolled anywhere: the old version is in place.
+        let helper = fs::read(s.root.join(HELPER_DIR).join(LABEL)).unwrap();
+        assert_eq!(helper, helper_bytes("1.0", REQ, &["client app"]), "{what}");
+    }
+}
+
+#[test]
+fn a_recovery_whose_load_fails_again_restores_the_old_version() {
+    let s = setup();
+    let (trust, svc) = installed_once(&s);
+    // Crash right after the commit journal of an upgrade to 2.0...
+    let app = app_in(&s, "b", "2.0", "app");
+    assert!(!run_child(&s.root, &app, "journal-committed").success());
+    // ...then recovery rolls forward, loading 2.0 fails: roll back to 1.0.
+    fs::write(s.root.join("fail-bootstrap"), "VERSION=2.0").unwrap();
+    let err = bless(&app, None, &opts(&s.root, &svc, &trust)).unwrap_err();
+    assert!(matches!(err, InstallError::LoadFailed { .. }), "{err}");
+    assert_eq!(state(&s.root), State::Whole("1.0".into()));
+}
+
+#[test]
+fn a_link_planted_at_the_installed_helper_is_refused_not_followed() {
+    let s = setup();
+    let (trust, svc) = installed_once(&s);
+    let helper = s.root.join(HELPER_DIR).join(LABEL);
+    fs::remove_file(&helper).unwrap();
+    let target = s.apps.join("planted");
+    fs::write(&target, helper_bytes("0.1", REQ, &["client app"])).unwrap();
+    std::os::unix::fs::symlink(&target, &helper).unwrap();
+    let r = bless(
+        &app_in(&s, "b", "2.0", "app"),
+        None,
+        &opts(&s.root, &svc, &trust),
+    )
+    .unwrap();
+    assert_eq!(r.outcome, BlessOutcome::Refused, "{r:?}");
+    assert_eq!(
+        r.refusals[0].id,
+        RefusalId::InstalledHelperUnreadable,
+        "{r:?}"
+    );
+    assert!(r.refusals[0].message.contains("symbolic link"), "{r:?}");
+    assert!(fs::symlink_metadata(&helper)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn a_link_planted_at_the_lock_is_not_followed() {
+    let s = setup();
+    let (trust, svc) = installed_once(&s);
+    let lock = s
+        .root
+        .join(HELPER_DIR)
+        .join(STATE_DIR)
+        .join(format!("{LABEL}.lock"));
+    fs::remove_file(&lock).unwrap();
+    let victim = s.apps.join("victim");
+    fs::write(&victim, b"keep").unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let err = bless(
+        &app_in(&s, "b", "2.0", "app"),
+        None,
+        &opts(&s.root, &svc, &trust),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("lock"), "{err}");
+    assert_eq!(fs::read(&victim).unwrap(), b"keep");
+}
+
+#[test]
+fn a_directory_owned_by_someone_else_is_refused() {
+    if dir::euid() != 0 {
+        return; // only root can give a directory away; CI runs as root
+    }
+    let s = setup();
+    fs::create_dir_all(s.root.join(DAEMON_DIR)).unwrap();
+    std::os::unix::fs::chown(s.root.join(DAEMON_DIR), Some(65534), None).unwrap();
+    let trust = FakeTrust::default();
+    let r = bless(
+        &app_in(&s, "a", "1.0", "app"),
+        None,
+        &opts(&s.root, &NoServiceManager, &trust),
+    )
+    .unwrap();
+    assert_eq!(r.refusals[0].id, RefusalId::UnsafeDirectory, "{r:?}");
+    assert!(r.refusals[0].details[0].contains("uid 65534"), "{r:?}");
+    assert_eq!(state(&s.root), State::Nothing);
+}
+
+#[test]
+fn the_backup_copy_fallback_keeps_bytes_and_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("a"), b"helper bytes").unwrap();
+    fs::set_permissions(tmp.path().join("a"), fs::Permissions::from_mode(0o544)).unwrap();
+    let d = dir::Dir::open_path(tmp.path()).unwrap();
+    // The path taken where hard links fail (e.g. a file system without them).
+    d.copy_file("a", "b").unwrap();
+    assert_eq!(fs::read(tmp.path().join("b")).unwrap(), b"helper bytes");
+    let mode = fs::metadata(tmp.path().join("b"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o544);
+    // It never writes through an existing name.
+    assert!(d.copy_file("a", "b").is_err());
+}
