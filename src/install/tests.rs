@@ -1096,7 +1096,8 @@ fn journal_path(s: &Setup) -> PathBuf {
 
 #[test]
 fn a_corrupt_foreign_or_linked_journal_stops_recovery_without_a_guess() {
-    let bad_journals: [(&str, Box<dyn Fn(&Path)>); 3] = [
+    type Plant = Box<dyn Fn(&Path)>;
+    let bad_journals: [(&str, Plant); 3] = [
         (
             "corrupt",
             Box::new(|p: &Path| fs::write(p, b"{ not json").unwrap()),
