@@ -292,41 +292,26 @@ pub fn predict(
     at: &InstalledAt,
     opts: &PredictOptions<'_>,
 ) -> Result<Vec<Prediction>, InstallError> {
-    let snapshot = Snapshot::capture(app, Limits::default())?;
-    let labels = if labels.is_empty() {
-        vec![label_of(&snapshot)?]
-    } else {
-        labels.to_vec()
+    let mut snapshot = Some(Snapshot::capture(app, Limits::default())?);
+    let labels = match (labels, &snapshot) {
+        ([], Some(s)) => vec![label_of(s)?],
+        _ => labels.to_vec(),
     };
-    let (checked, enforce) = match at {
+    let (checked, system) = match at {
         InstalledAt::Root(root) => match Layout::open(root)? {
             Ok(layout) => (Some(layout.check()?), layout.is_system()),
-            Err(u) => {
-                let d = Decision::Refuse {
-                    refusals: vec![unsafe_refusal(vec![u])],
-                };
-                return Ok(labels
-                    .into_iter()
-                    .map(|label| Prediction {
-                        label,
-                        text: d.describe(),
-                        decision: d.clone(),
-                        installed_version: None,
-                    })
-                    .collect());
-            }
+            Err(u) => return Ok(refused_everywhere(labels, unsafe_refusal(vec![u]))),
         },
         InstalledAt::File(_) => (None, false),
     };
     let policy = Policy {
-        enforce: opts.policy.enforce || enforce || dir::euid() == 0,
+        enforce: opts.policy.enforce || system || dir::euid() == 0,
         ..opts.policy.clone()
     };
     let mut out = Vec::new();
-    // One snapshot, judged once per label (each label is its own contract).
-    let mut snapshot = Some(snapshot);
     for label in labels {
         validate_label(&label)?;
+        // One snapshot, judged once per label (each label is its own contract).
         let snap = match snapshot.take() {
             Some(s) => s,
             None => Snapshot::capture(app, Limits::default())?,
@@ -344,22 +329,47 @@ pub fn predict(
             )?,
             _ => Installed::Nothing,
         };
-        let installed_version = match &installed {
-            Installed::Helper { version, .. } => Some(version.to_string()),
-            _ => None,
-        };
-        let (facts, _) = facts(&ex, installed, &policy, opts.service, opts.trust)?;
-        let decision = plan::plan(&facts);
-        out.push(Prediction {
-            label,
-            text: decision.describe(),
-            decision,
-            installed_version,
-        });
+        out.push(prediction(&ex, installed, &policy, opts)?);
     }
     Ok(out)
 }
 
+fn prediction(
+    ex: &Examined,
+    installed: Installed,
+    policy: &Policy,
+    opts: &PredictOptions<'_>,
+) -> Result<Prediction, InstallError> {
+    let installed_version = match &installed {
+        Installed::Helper { version, .. } => Some(version.to_string()),
+        _ => None,
+    };
+    let (facts, _) = facts(ex, installed, policy, opts.service, opts.trust)?;
+    let decision = plan::plan(&facts);
+    Ok(Prediction {
+        label: ex.label.clone(),
+        text: decision.describe(),
+        decision,
+        installed_version,
+    })
+}
+
+fn refused_everywhere(labels: Vec<String>, refusal: Refusal) -> Vec<Prediction> {
+    let d = Decision::Refuse {
+        refusals: vec![refusal],
+    };
+    labels
+        .into_iter()
+        .map(|label| Prediction {
+            label,
+            text: d.describe(),
+            decision: d.clone(),
+            installed_version: None,
+        })
+        .collect()
+}
+
+/// What is installed at the helper file `path` (`--installed PATH`; no job file there).
 fn installed_file(
     path: &Path,
     ex: &Examined,
@@ -383,13 +393,6 @@ fn installed_file(
         opts.trust,
         &ex.judgement,
     )
-    .map(|i| {
-        // `read` names what it read under the directory; keep the path the user gave.
-        match i {
-            Installed::Nothing if !d.exists(&name).unwrap_or(false) => Installed::Nothing,
-            other => other,
-        }
-    })
 }
 
 fn new_report(app: &Path, label: &str, root: &Path, service: &dyn JobBackend) -> BlessReport {
@@ -424,6 +427,15 @@ fn policy_notes(policy: &Policy) -> Vec<String> {
     notes
 }
 
+/// One bless in progress: the checked root, the one examination, the policy in force.
+struct Run<'a, 'o> {
+    layout: Layout,
+    ex: Examined,
+    policy: Policy,
+    opts: &'a BlessOptions<'o>,
+    as_root: bool,
+}
+
 /// Install or upgrade the helper `label` of `app` (the only one when `label` is `None`).
 ///
 /// Returns a report for every outcome a check decided (installed, no change, refused,
@@ -433,10 +445,10 @@ pub fn bless(
     label: Option<&str>,
     opts: &BlessOptions<'_>,
 ) -> Result<BlessReport, InstallError> {
+    let mut report = new_report(app, label.unwrap_or(""), &opts.root, opts.service);
     let layout = match Layout::open(&opts.root)? {
         Ok(l) => l,
         Err(u) => {
-            let mut report = new_report(app, label.unwrap_or(""), &opts.root, opts.service);
             report.refusals.push(unsafe_refusal(vec![u]));
             return Ok(report);
         }
@@ -447,22 +459,50 @@ pub fn bless(
         enforce: opts.policy.enforce || layout.is_system() || as_root,
         ..opts.policy.clone()
     };
-    let mut report = new_report(app, label.unwrap_or(""), layout.root(), opts.service);
+    report.root = layout.root().to_path_buf();
     report.notes.extend(policy_notes(&policy));
     if opts.service.kind() == ServiceManagerKind::None {
         report
             .notes
             .push("service manager: none (files only; nothing is loaded or unloaded)".into());
     }
+    let ex = match capture_and_examine(app, label, opts.trust)? {
+        Ok(ex) => ex,
+        Err(refusal) => {
+            report.refusals.push(refusal);
+            return Ok(report);
+        }
+    };
+    report.label = ex.label.clone();
+    report.app_id = ex.judgement.app_id.clone();
+    let run = Run {
+        layout,
+        ex,
+        policy,
+        opts,
+        as_root,
+    };
+    if opts.dry_run {
+        run.dry_run(report)
+    } else {
+        run.install(report)
+    }
+}
+
+/// Capture the app, pick the label, judge once. `Ok(Err(_))`: the capture refused an entry.
+fn capture_and_examine(
+    app: &Path,
+    label: Option<&str>,
+    trust: &dyn TrustCheck,
+) -> Result<Result<Examined, Refusal>, InstallError> {
     let snapshot = match Snapshot::capture(app, Limits::default()) {
         Ok(s) => s,
         Err(InstallError::AppEntry { path, problem }) => {
-            report.refusals.push(Refusal::new(
+            return Ok(Err(Refusal::new(
                 RefusalId::AppEntryUnsafe,
                 format!("{}: {problem}", path.display()),
                 "a signed app bundle holds only directories, regular files and links inside the bundle; rebuild it, and install from a copy nobody else can write",
-            ));
-            return Ok(report);
+            )))
         }
         Err(e) => return Err(e),
     };
@@ -471,171 +511,201 @@ pub fn bless(
         None => label_of(&snapshot)?,
     };
     validate_label(&label)?;
-    report.label = label.clone();
-    let ex = examine(snapshot, &label, opts.trust)?;
-    report.app_id = ex.judgement.app_id.clone();
-    if opts.dry_run {
-        let checked = layout.check()?;
-        return dry_run(report, &layout, checked, &ex, &policy, opts, as_root);
+    examine(snapshot, &label, trust).map(Ok)
+}
+
+impl Run<'_, '_> {
+    fn facts(&self, installed: Installed) -> Result<(Facts, Option<Vec<u8>>), InstallError> {
+        facts(
+            &self.ex,
+            installed,
+            &self.policy,
+            self.opts.service,
+            self.opts.trust,
+        )
     }
-    let checked = layout.ensure()?;
-    if !checked.unsafe_dirs.is_empty() {
-        report.refusals.push(unsafe_refusal(checked.unsafe_dirs));
-        return Ok(report);
+
+    fn read_installed(
+        &self,
+        helper: Option<&Dir>,
+        daemon: Option<&Dir>,
+    ) -> Result<Installed, InstallError> {
+        installed::read(
+            helper,
+            daemon,
+            &self.ex.label,
+            self.opts.service,
+            self.opts.trust,
+            &self.ex.judgement,
+        )
     }
-    let Some(dirs) = checked.into_dirs() else {
-        return Err(InstallError::Io {
-            path: layout.helper_dir(),
-            op: "opening the install directories",
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        });
-    };
-    let _lock = LabelLock::acquire(&dirs, &label)?;
-    super::failpoint("locked");
-    report.recovered = recover(&layout, &dirs, &label, opts.service)?;
-    let installed = installed::read(
-        Some(&dirs.helper),
-        Some(&dirs.daemon),
-        &label,
-        opts.service,
-        opts.trust,
-        &ex.judgement,
-    )?;
-    let old_version = match &installed {
-        Installed::Helper { version, .. } => Some(version.to_string()),
-        _ => None,
-    };
-    let (facts, job) = facts(&ex, installed, &policy, opts.service, opts.trust)?;
-    let decision = plan::plan(&facts);
-    report.prediction = Some(decision.describe());
-    let action = match decision {
-        Decision::Refuse { refusals } => {
-            report.refusals = refusals;
+
+    /// The real install: directories, lock, recovery, the installed state, plan, execute.
+    fn install(self, mut report: BlessReport) -> Result<BlessReport, InstallError> {
+        let checked = self.layout.ensure()?;
+        if !checked.unsafe_dirs.is_empty() {
+            report.refusals.push(unsafe_refusal(checked.unsafe_dirs));
             return Ok(report);
         }
-        Decision::Proceed { action } => action,
-    };
-    report.action = Some(action.clone());
-    if let Action::None { .. } = action {
-        report.outcome = BlessOutcome::NoChange;
-        report.notes.push(format!(
-            "{}; bump CFBundleVersion of the helper to replace it",
-            action.describe()
+        let Some(dirs) = checked.into_dirs() else {
+            return Err(InstallError::Io {
+                path: self.layout.helper_dir(),
+                op: "opening the install directories",
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        };
+        let label = self.ex.label.clone();
+        let _lock = LabelLock::acquire(&dirs, &label)?;
+        super::failpoint("locked");
+        report.recovered = recover(&self.layout, &dirs, &label, self.opts.service)?;
+        let installed = self.read_installed(Some(&dirs.helper), Some(&dirs.daemon))?;
+        let old_version = match &installed {
+            Installed::Helper { version, .. } => Some(version.to_string()),
+            _ => None,
+        };
+        let (facts, job) = self.facts(installed)?;
+        let decision = plan::plan(&facts);
+        report.prediction = Some(decision.describe());
+        let action = match decision {
+            Decision::Refuse { refusals } => {
+                report.refusals = refusals;
+                return Ok(report);
+            }
+            Decision::Proceed { action } => action,
+        };
+        report.action = Some(action.clone());
+        if let Action::None { .. } = action {
+            report.outcome = BlessOutcome::NoChange;
+            report.notes.push(format!(
+                "{}; bump CFBundleVersion of the helper to replace it",
+                action.describe()
+            ));
+            return Ok(report);
+        }
+        report.plan = Some(make_plan(
+            &self.layout,
+            &label,
+            &action,
+            &[],
+            self.opts.service,
+            true,
         ));
-        return Ok(report);
-    }
-    report.plan = Some(make_plan(
-        &layout,
-        &label,
-        &action,
-        &[],
-        opts.service,
-        true,
-    )?);
-    let (Ok((_, helper_bytes)), Some(job), Some(requirement)) =
-        (&ex.helper, job, facts.requirement.as_deref())
-    else {
-        return Err(InstallError::HelperUnreadable {
-            path: ex
+        let job = job.ok_or_else(|| InstallError::HelperUnreadable {
+            path: self
+                .ex
                 .snapshot
                 .original()
                 .join(LAUNCH_SERVICES_DIR)
                 .join(&label),
             reason: "the examined helper has no launchd plist to install".into(),
-        });
-    };
-    let new_version = match &action {
-        Action::Install { version } | Action::Upgrade { to: version, .. } => version.clone(),
-        Action::None { bundled, .. } => bundled.clone(),
-    };
-    let installer_requirement = policy.installer_requirement();
-    let target = Target {
-        layout: &layout,
-        dirs: &dirs,
-        backend: opts.service,
-        trust: opts.trust,
-    };
-    let commit = Commit {
-        label: &label,
-        helper: helper_bytes,
-        job: &job,
-        requirement,
-        installer_requirement: installer_requirement.as_deref(),
-        new_version: &new_version,
-        old_version: old_version.as_deref(),
-        as_root,
-    };
-    match execute::commit(&target, &commit)? {
-        Some(refusal) => report.refusals.push(refusal),
-        None => {
-            report.outcome = BlessOutcome::Installed;
-            report.installed_helper = Some(layout.helper(&label));
-            report.installed_plist = Some(layout.plist(&label));
-        }
+        })?;
+        self.execute(report, &dirs, &facts, &action, &job, old_version.as_deref())
     }
-    Ok(report)
-}
 
-fn dry_run(
-    mut report: BlessReport,
-    layout: &Layout,
-    checked: Checked,
-    ex: &Examined,
-    policy: &Policy,
-    opts: &BlessOptions<'_>,
-    as_root: bool,
-) -> Result<BlessReport, InstallError> {
-    if !checked.unsafe_dirs.is_empty() {
-        report.refusals.push(unsafe_refusal(checked.unsafe_dirs));
-        return Ok(report);
+    fn execute(
+        &self,
+        mut report: BlessReport,
+        dirs: &super::layout::Dirs,
+        facts: &Facts,
+        action: &Action,
+        job: &[u8],
+        old_version: Option<&str>,
+    ) -> Result<BlessReport, InstallError> {
+        let label = self.ex.label.as_str();
+        let (Ok((_, helper)), Some(requirement)) = (&self.ex.helper, facts.requirement.as_deref())
+        else {
+            return Err(InstallError::HelperUnreadable {
+                path: self
+                    .ex
+                    .snapshot
+                    .original()
+                    .join(LAUNCH_SERVICES_DIR)
+                    .join(label),
+                reason: "the examined helper could not be read".into(),
+            });
+        };
+        let installer_requirement = self.policy.installer_requirement();
+        let target = Target {
+            layout: &self.layout,
+            dirs,
+            backend: self.opts.service,
+            trust: self.opts.trust,
+        };
+        let commit = Commit {
+            label,
+            helper,
+            job,
+            requirement,
+            installer_requirement: installer_requirement.as_deref(),
+            new_version: &new_version(action),
+            old_version,
+            as_root: self.as_root,
+        };
+        match execute::commit(&target, &commit)? {
+            Some(refusal) => report.refusals.push(refusal),
+            None => {
+                report.outcome = BlessOutcome::Installed;
+                report.installed_helper = Some(self.layout.helper(label));
+                report.installed_plist = Some(self.layout.plist(label));
+            }
+        }
+        Ok(report)
     }
-    if let (Some(helper), Some(daemon), Some(state)) =
-        (&checked.helper, &checked.daemon, &checked.state)
-    {
-        let dirs_pending = [helper, daemon, state].iter().any(|d| {
-            d.exists(&format!(".{}.smbless-new", report.label))
-                .unwrap_or(false)
-        }) || state
-            .exists(&super::layout::journal_name(&report.label))
-            .unwrap_or(false);
-        if dirs_pending {
+
+    /// `--dry-run`: the same decision from the directories as they are, and the plan.
+    fn dry_run(self, mut report: BlessReport) -> Result<BlessReport, InstallError> {
+        let checked = self.layout.check()?;
+        if !checked.unsafe_dirs.is_empty() {
+            report.refusals.push(unsafe_refusal(checked.unsafe_dirs));
+            return Ok(report);
+        }
+        if pending(&checked, &self.ex.label) {
             report.notes.push(
                 "an interrupted earlier install is pending; a real run recovers it first".into(),
             );
         }
-    }
-    let installed = installed::read(
-        checked.helper.as_ref(),
-        checked.daemon.as_ref(),
-        &report.label,
-        opts.service,
-        opts.trust,
-        &ex.judgement,
-    )?;
-    let (facts, _) = facts(ex, installed, policy, opts.service, opts.trust)?;
-    let decision = plan::plan(&facts);
-    report.prediction = Some(decision.describe());
-    match decision {
-        Decision::Refuse { refusals } => report.refusals = refusals,
-        Decision::Proceed { action } => {
-            report.action = Some(action.clone());
-            if let Action::None { .. } = action {
-                report.outcome = BlessOutcome::NoChange;
-                return Ok(report);
+        let installed = self.read_installed(checked.helper.as_ref(), checked.daemon.as_ref())?;
+        let decision = plan::plan(&self.facts(installed)?.0);
+        report.prediction = Some(decision.describe());
+        match decision {
+            Decision::Refuse { refusals } => report.refusals = refusals,
+            Decision::Proceed { action } => {
+                report.action = Some(action.clone());
+                if let Action::None { .. } = action {
+                    report.outcome = BlessOutcome::NoChange;
+                    return Ok(report);
+                }
+                // The running system is only ever written as root, so that is whom a plan shows.
+                let as_root = self.as_root || self.layout.is_system();
+                report.plan = Some(make_plan(
+                    &self.layout,
+                    &self.ex.label,
+                    &action,
+                    &checked.missing,
+                    self.opts.service,
+                    as_root,
+                ));
+                report.outcome = BlessOutcome::Planned;
             }
-            // The running system is only ever written as root, so that is whom a plan shows.
-            report.plan = Some(make_plan(
-                layout,
-                &report.label,
-                &action,
-                &checked.missing,
-                opts.service,
-                as_root || layout.is_system(),
-            )?);
-            report.outcome = BlessOutcome::Planned;
         }
+        Ok(report)
     }
-    Ok(report)
+}
+
+/// Whether an interrupted install of `label` left anything (journal or temporaries).
+fn pending(checked: &Checked, label: &str) -> bool {
+    let has =
+        |d: &Option<Dir>, name: &str| d.as_ref().is_some_and(|d| d.exists(name).unwrap_or(false));
+    has(&checked.state, &super::layout::journal_name(label))
+        || has(&checked.helper, &super::layout::new_helper_name(label))
+        || has(&checked.daemon, &super::layout::new_plist_name(label))
+}
+
+fn new_version(action: &Action) -> String {
+    match action {
+        Action::Install { version } | Action::Upgrade { to: version, .. } => version.clone(),
+        Action::None { bundled, .. } => bundled.clone(),
+    }
 }
 
 fn owner_text(as_root: bool) -> String {
@@ -653,54 +723,64 @@ fn make_plan(
     missing: &[(PathBuf, u32)],
     service: &dyn JobBackend,
     as_root: bool,
-) -> Result<Plan, InstallError> {
+) -> Plan {
+    let owner = owner_text(as_root);
     let create_directories = missing
         .iter()
         .map(|(path, mode)| PlannedFile {
             system_path: Path::new("/").join(path.strip_prefix(layout.root()).unwrap_or(path)),
             path: path.clone(),
-            owner: owner_text(as_root),
+            owner: owner.clone(),
             mode: format!("{mode:04o}"),
             content: "directory".into(),
         })
         .collect();
-    let version = match action {
-        Action::Install { version } | Action::Upgrade { to: version, .. } => version.clone(),
-        Action::None { bundled, .. } => bundled.clone(),
-    };
+    let version = new_version(action);
     let files = vec![
         PlannedFile {
             path: layout.helper(label),
             system_path: Layout::system_helper(label),
-            owner: owner_text(as_root),
+            owner: owner.clone(),
             mode: format!("{HELPER_MODE:04o}"),
             content: format!("helper {label} {version}, the examined bytes, re-verified from the copy's descriptor"),
         },
         PlannedFile {
             path: layout.plist(label),
             system_path: Layout::system_plist(label),
-            owner: owner_text(as_root),
+            owner,
             mode: format!("{PLIST_MODE:04o}"),
             content: format!(
-                "embedded launchd plist + ProgramArguments = [{}] − Program + AssociatedBundleIdentifiers",
+                "embedded launchd plist through the key policy + ProgramArguments = [{}] + AssociatedBundleIdentifiers",
                 Layout::system_helper(label).display()
             ),
         },
     ];
-    let mut commands = Vec::new();
-    for op in [
+    Plan {
+        action: action.clone(),
+        create_directories,
+        files,
+        commands: plan_commands(label, service),
+        steps: plan_steps(layout, label, service),
+    }
+}
+
+fn plan_commands(label: &str, service: &dyn JobBackend) -> Vec<String> {
+    let ops = [
         LaunchctlOp::Bootout {
             label: label.to_owned(),
         },
         LaunchctlOp::Bootstrap {
             plist: Layout::system_plist(label),
         },
-    ] {
-        for argv in service.commands(&op) {
-            commands.push(display_command(&argv));
-        }
-    }
-    let steps = vec![
+    ];
+    ops.iter()
+        .flat_map(|op| service.commands(op))
+        .map(|argv| display_command(&argv))
+        .collect()
+}
+
+fn plan_steps(layout: &Layout, label: &str, service: &dyn JobBackend) -> Vec<String> {
+    vec![
         format!("lock {}", layout.lock(label).display()),
         "copy the examined helper bytes to a hidden name in the helper directory and fsync".into(),
         "read the copy back from its descriptor; verify its signature and the sealed SMPrivilegedExecutables requirement (and the installer's own)".into(),
@@ -709,14 +789,7 @@ fn make_plan(
         format!("unload the old job ({})", service.kind()),
         "rename the helper, then the plist, into place; fsync both directories".into(),
         format!("load the job ({}); on failure restore the previous files", service.kind()),
-    ];
-    Ok(Plan {
-        action: action.clone(),
-        create_directories,
-        files,
-        commands,
-        steps,
-    })
+    ]
 }
 
 /// Attach the planner's prediction for every helper of `report` (from `contract::verify` of

@@ -8,10 +8,11 @@ use serde::Serialize;
 use super::backend::{JobBackend, ServiceManagerKind};
 use super::bless::{predict, InstalledAt, PredictOptions};
 use super::installed::{self, MAX_JOB_SIZE};
+use super::layout::Checked;
 use super::layout::{Layout, HELPER_DIR};
 use super::policy::Policy;
 use super::trust::TrustCheck;
-use super::{unsafe_refusal, validate_label, Action, InstallError};
+use super::{validate_label, Action, InstallError};
 
 /// How to report status.
 pub struct StatusOptions<'a> {
@@ -80,7 +81,8 @@ fn helper_name(program: &str) -> Option<String> {
 }
 
 /// List installed helpers: job files whose program is in `Library/PrivilegedHelperTools`.
-/// With `label`, only that one (reported as not installed when absent).
+/// With `label`, only that one (reported as not installed when absent). With an app, each
+/// helper gets the planner's prediction.
 pub fn status(label: Option<&str>, opts: &StatusOptions<'_>) -> Result<StatusReport, InstallError> {
     if let Some(l) = label {
         validate_label(l)?;
@@ -88,106 +90,20 @@ pub fn status(label: Option<&str>, opts: &StatusOptions<'_>) -> Result<StatusRep
     let layout = match Layout::open(&opts.root)? {
         Ok(l) => l,
         Err(u) => {
-            let r = unsafe_refusal(vec![u]);
             return Err(InstallError::Io {
-                path: opts.root.clone(),
+                path: u.path,
                 op: "checking the root",
-                source: std::io::Error::other(r.details.join("; ")),
-            });
+                source: std::io::Error::other(u.problem),
+            })
         }
     };
     let checked = layout.check()?;
-    let mut helpers = Vec::new();
-    if let Some(daemon) = &checked.daemon {
-        for name in daemon.names()? {
-            if name.starts_with('.') || !name.ends_with(".plist") {
-                continue;
-            }
-            let Ok(bytes) = daemon.read(&name, MAX_JOB_SIZE) else {
-                continue;
-            };
-            let Some(program) = opts.service.program_of(&bytes).ok().flatten() else {
-                continue;
-            };
-            let Some(file) = helper_name(&program) else {
-                continue;
-            };
-            let job_label = plist::from_bytes::<plist::Value>(&bytes)
-                .ok()
-                .and_then(|v| {
-                    v.as_dictionary()?
-                        .get("Label")?
-                        .as_string()
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| name.trim_end_matches(".plist").to_owned());
-            if label.is_some_and(|l| l != job_label) {
-                continue;
-            }
-            helpers.push(entry(
-                &layout, &checked, &job_label, &name, &program, &file, opts,
-            )?);
-        }
-    }
-    if let Some(l) = label {
-        if helpers.is_empty() {
-            helpers.push(HelperStatus {
-                label: l.to_owned(),
-                plist: layout.plist(l),
-                program: None,
-                path: None,
-                installed: false,
-                version: None,
-                signature_valid: None,
-                signature_problems: Vec::new(),
-                loaded: opts.service.is_loaded(l),
-                prediction: None,
-                bless_action: None,
-                problems: Vec::new(),
-            });
-        }
+    let mut helpers = listed(&layout, &checked, label, opts)?;
+    if let Some(l) = label.filter(|_| helpers.is_empty()) {
+        helpers.push(not_installed(&layout, l, opts));
     }
     if let Some(app) = &opts.app {
-        let labels: Vec<String> = helpers.iter().map(|h| h.label.clone()).collect();
-        let popts = PredictOptions {
-            service: opts.service,
-            trust: opts.trust,
-            policy: opts.policy.clone(),
-        };
-        let at = InstalledAt::Root(opts.root.clone());
-        let predictions = if labels.is_empty() {
-            predict(app, &[], &at, &popts)?
-        } else {
-            predict(app, &labels, &at, &popts)?
-        };
-        for p in predictions {
-            let entry = match helpers.iter_mut().find(|h| h.label == p.label) {
-                Some(e) => e,
-                None => {
-                    helpers.push(HelperStatus {
-                        label: p.label.clone(),
-                        plist: layout.plist(&p.label),
-                        program: None,
-                        path: None,
-                        installed: false,
-                        version: None,
-                        signature_valid: None,
-                        signature_problems: Vec::new(),
-                        loaded: opts.service.is_loaded(&p.label),
-                        prediction: None,
-                        bless_action: None,
-                        problems: Vec::new(),
-                    });
-                    helpers
-                        .last_mut()
-                        .ok_or_else(|| InstallError::LabelInvalid {
-                            label: p.label.clone(),
-                        })?
-                }
-            };
-            entry.bless_action = p.decision.action().cloned();
-            entry.prediction = Some(p.text);
-        }
+        attach(app, &layout, &mut helpers, opts)?;
     }
     Ok(StatusReport {
         root: layout.root().to_path_buf(),
@@ -196,9 +112,93 @@ pub fn status(label: Option<&str>, opts: &StatusOptions<'_>) -> Result<StatusRep
     })
 }
 
+/// Every job file whose program is an installed helper (only `label`'s when given).
+fn listed(
+    layout: &Layout,
+    checked: &Checked,
+    label: Option<&str>,
+    opts: &StatusOptions<'_>,
+) -> Result<Vec<HelperStatus>, InstallError> {
+    let mut helpers = Vec::new();
+    let Some(daemon) = &checked.daemon else {
+        return Ok(helpers);
+    };
+    for name in daemon.names()? {
+        if name.starts_with('.') || !name.ends_with(".plist") {
+            continue;
+        }
+        let Ok(bytes) = daemon.read(&name, MAX_JOB_SIZE) else {
+            continue;
+        };
+        let Some(program) = opts.service.program_of(&bytes).ok().flatten() else {
+            continue;
+        };
+        let Some(file) = helper_name(&program) else {
+            continue;
+        };
+        let job_label = plist::from_bytes::<plist::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.as_dictionary()?
+                    .get("Label")?
+                    .as_string()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| name.trim_end_matches(".plist").to_owned());
+        if label.is_none_or(|l| l == job_label) {
+            helpers.push(entry(
+                layout, checked, &job_label, &name, &program, &file, opts,
+            )?);
+        }
+    }
+    Ok(helpers)
+}
+
+fn not_installed(layout: &Layout, label: &str, opts: &StatusOptions<'_>) -> HelperStatus {
+    HelperStatus {
+        label: label.to_owned(),
+        plist: layout.plist(label),
+        program: None,
+        path: None,
+        installed: false,
+        version: None,
+        signature_valid: None,
+        signature_problems: Vec::new(),
+        loaded: opts.service.is_loaded(label),
+        prediction: None,
+        bless_action: None,
+        problems: Vec::new(),
+    }
+}
+
+/// The planner's prediction for each helper (or, with none listed, for the app's own).
+fn attach(
+    app: &Path,
+    layout: &Layout,
+    helpers: &mut Vec<HelperStatus>,
+    opts: &StatusOptions<'_>,
+) -> Result<(), InstallError> {
+    let labels: Vec<String> = helpers.iter().map(|h| h.label.clone()).collect();
+    let popts = PredictOptions {
+        service: opts.service,
+        trust: opts.trust,
+        policy: opts.policy.clone(),
+    };
+    for p in predict(app, &labels, &InstalledAt::Root(opts.root.clone()), &popts)? {
+        if !helpers.iter().any(|h| h.label == p.label) {
+            helpers.push(not_installed(layout, &p.label, opts));
+        }
+        if let Some(entry) = helpers.iter_mut().find(|h| h.label == p.label) {
+            entry.bless_action = p.decision.action().cloned();
+            entry.prediction = Some(p.text);
+        }
+    }
+    Ok(())
+}
+
 fn entry(
     layout: &Layout,
-    checked: &super::layout::Checked,
+    checked: &Checked,
     label: &str,
     plist_file: &str,
     program: &str,
