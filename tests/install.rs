@@ -109,6 +109,12 @@ fn bless_cli(app: &Path, root: &Root, extra: &[&str]) -> (i32, serde_json::Value
     args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = smbless(&args);
+    exit_and_json(&out)
+}
+
+/// The exit code and the JSON report a command printed (the test fails with both streams when
+/// stdout is not JSON).
+fn exit_and_json(out: &Output) -> (i32, serde_json::Value) {
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: stdout {:?} stderr {:?}",
@@ -652,14 +658,7 @@ fn bless_paused(
         "{point}: never paused; stderr {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {:?} stderr {:?}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), json)
+    exit_and_json(&out)
 }
 
 /// Issue 10, attack 2 and the earlier swap races: whatever is swapped into the app (its helper

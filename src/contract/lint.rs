@@ -62,22 +62,7 @@ pub fn pins_anchor(expr: &Expr) -> bool {
 /// or name (`subject.CN`) of the leaf, a certificate hash, a cdhash, Apple's own code, or the
 /// Mac App Store leaf marker (only Apple signs App Store builds).
 pub fn lacks_team_pinning(expr: &Expr) -> bool {
-    let uses_generic = any_clause(expr, &|e| matches!(e, Expr::AppleGenericAnchor));
-    uses_generic
-        && !every_path(expr, &|e| match e {
-            Expr::CertField {
-                slot: 0,
-                key,
-                matcher: Match::Equal(_),
-            } => is_key(key, "subject.OU") || is_key(key, "subject.CN"),
-            Expr::CertGeneric {
-                slot: 0,
-                oid,
-                matcher: Match::Exists,
-            } => oid == MAC_APP_STORE_LEAF,
-            Expr::AnchorHash { .. } | Expr::CdHash { .. } | Expr::AppleAnchor | Expr::False => true,
-            _ => false,
-        })
+    any_clause(expr, &|e| matches!(e, Expr::AppleGenericAnchor)) && !pins_team(expr)
 }
 
 /// Whether every way to satisfy `expr` pins one developer: the leaf's team (`subject.OU`) or

@@ -222,6 +222,16 @@ impl Layout {
         }
     }
 
+    /// Check and open `root` for a command that cannot proceed on an unsafe root (no report
+    /// to put a refusal in): an unsafe root is an error naming the directory.
+    pub fn open_or_error(root: &Path) -> Result<Layout, InstallError> {
+        Layout::open(root)?.map_err(|u| InstallError::Io {
+            path: u.path,
+            op: "checking the root",
+            source: std::io::Error::other(u.problem),
+        })
+    }
+
     /// `ROOT/Library/PrivilegedHelperTools`.
     pub fn helper_dir(&self) -> PathBuf {
         self.root.join(HELPER_DIR)

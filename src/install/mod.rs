@@ -398,16 +398,7 @@ pub fn recover_label(
     backend: &dyn JobBackend,
 ) -> Result<Option<String>, InstallError> {
     validate_label(label)?;
-    let layout = match Layout::open(root)? {
-        Ok(l) => l,
-        Err(u) => {
-            return Err(InstallError::Io {
-                path: u.path,
-                op: "checking the root",
-                source: std::io::Error::other(u.problem),
-            })
-        }
-    };
+    let layout = Layout::open_or_error(root)?;
     require_privileges(&layout, false)?;
     let Some(dirs) = layout.check()?.into_dirs() else {
         return Ok(None);

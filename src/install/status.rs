@@ -87,16 +87,7 @@ pub fn status(label: Option<&str>, opts: &StatusOptions<'_>) -> Result<StatusRep
     if let Some(l) = label {
         validate_label(l)?;
     }
-    let layout = match Layout::open(&opts.root)? {
-        Ok(l) => l,
-        Err(u) => {
-            return Err(InstallError::Io {
-                path: u.path,
-                op: "checking the root",
-                source: std::io::Error::other(u.problem),
-            })
-        }
-    };
+    let layout = Layout::open_or_error(&opts.root)?;
     let checked = layout.check()?;
     let mut helpers = listed(&layout, &checked, label, opts)?;
     if let Some(l) = label.filter(|_| helpers.is_empty()) {
@@ -207,18 +198,10 @@ fn entry(
 ) -> Result<HelperStatus, InstallError> {
     let path = layout.helper_dir().join(file);
     let mut entry = HelperStatus {
-        label: label.to_owned(),
         plist: layout.daemon_dir().join(plist_file),
         program: Some(PathBuf::from(program)),
         path: Some(path.clone()),
-        installed: false,
-        version: None,
-        signature_valid: None,
-        signature_problems: Vec::new(),
-        loaded: opts.service.is_loaded(label),
-        prediction: None,
-        bless_action: None,
-        problems: Vec::new(),
+        ..not_installed(layout, label, opts)
     };
     let read = match &checked.helper {
         Some(h) => installed::read_helper(h, file)?,
