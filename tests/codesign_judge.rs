@@ -444,3 +444,62 @@ fn designated_requirements_print_as_codesign_prints_them() {
         "{explicit}"
     );
 }
+
+#[test]
+fn notarization_is_true_false_or_unknown_never_a_confident_no_without_evidence() {
+    use smbless::requirement::Notarization;
+    // Apple-chained code without a ticket: unknown offline, and `notarized` is not satisfied
+    // with that reason.
+    let ex = verify("signature/Sig.app");
+    match &ex.slices[0].notarization {
+        Notarization::Unknown(r) => assert!(r.contains("no ticket"), "{r}"),
+        other => panic!("{other:?}"),
+    }
+    let (held, why) = satisfies(&ex, "notarized");
+    assert!(!held);
+    assert!(why.contains("unknown offline"), "{why}");
+    assert!(!why.contains("is not notarized"), "{why}");
+    // A stapled ticket is reported, but its signature cannot be checked here: still unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("Sig.app");
+    copy_dir(&fixture("signature/Sig.app"), &app);
+    std::fs::write(app.join("Contents/CodeResources"), b"s8ch stapled ticket").unwrap();
+    let ex = examine(&app, &options(true)).unwrap();
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    match &ex.slices[0].notarization {
+        Notarization::Unknown(r) => {
+            assert!(r.contains("stapled") && r.contains("19 bytes"), "{r}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Code that cannot be notarized is confidently not.
+    for rel in ["signature/adhoc", "judge/joe-helper", "judge/Linker.app"] {
+        let ex = verify(rel);
+        assert!(
+            matches!(ex.slices[0].notarization, Notarization::NotNotarized(_)),
+            "{rel}"
+        );
+        assert!(!satisfies(&ex, "notarized").0);
+    }
+    // JSON: true | false | "unknown", with the reason beside it.
+    let (_, v) = json(&[
+        "signature",
+        "show",
+        "--json",
+        "--testing-treat-as-apple-root",
+        fixture("signature/root.pem").to_str().unwrap(),
+        app.to_str().unwrap(),
+    ]);
+    assert_eq!(v["slices"][0]["notarized"], "unknown", "{v}");
+    assert!(v["slices"][0]["notarization"]
+        .as_str()
+        .unwrap()
+        .contains("stapled"));
+    let (_, v) = json(&[
+        "signature",
+        "show",
+        "--json",
+        fixture("signature/adhoc").to_str().unwrap(),
+    ]);
+    assert_eq!(v["slices"][0]["notarized"], false, "{v}");
+}
