@@ -370,16 +370,19 @@ fn examine_file(
                 },
             )
             .map(|s| s.data);
+        let release = |part: &[u8]| map.release(part);
         let ctx = match bundle {
             Some(b) => SealContext {
                 info_plist: Some(&b.info_plist_raw),
                 info_plist_source: b.info_plist_source,
                 code_resources: b.code_resources.as_deref(),
+                release: Some(&release),
             },
             None => SealContext {
                 info_plist: section_bytes,
                 info_plist_source: "__TEXT,__info_plist",
                 code_resources: None,
+                release: Some(&release),
             },
         };
         let mut vopts = opts.verify.clone();

@@ -29,39 +29,75 @@ pub fn default_threads() -> usize {
 /// The caller must have checked that `code.len()` equals the code limit and that the slot count
 /// matches; pages beyond the stored slots are counted as mismatches.
 pub fn check_pages(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
+    check_pages_releasing(cd, code, threads, None)
+}
+
+/// Bytes each worker hashes before handing them to `release`: the resident memory page hashing
+/// needs is about this much per worker, whatever the file size.
+pub const WINDOW: usize = 2 << 20;
+
+/// [`check_pages`], handing every [`WINDOW`] of hashed code to `release` (in order, per
+/// worker) so a memory-mapped file's pages can leave memory as soon as they are hashed.
+pub fn check_pages_releasing(
+    cd: &CodeDirectory<'_>,
+    code: &[u8],
+    threads: usize,
+    release: Option<&(dyn Fn(&[u8]) + Sync)>,
+) -> PageMismatches {
     let threads = if threads == 0 {
         default_threads()
     } else {
         threads
     };
     match cd.hash_type {
-        HashType::Sha1 => run::<sha1::Sha1>(cd, code, threads),
-        HashType::Sha256 | HashType::Sha256Truncated => run::<sha2::Sha256>(cd, code, threads),
-        HashType::Sha384 => run::<sha2::Sha384>(cd, code, threads),
+        HashType::Sha1 => run::<sha1::Sha1>(cd, code, threads, release),
+        HashType::Sha256 | HashType::Sha256Truncated => {
+            run::<sha2::Sha256>(cd, code, threads, release)
+        }
+        HashType::Sha384 => run::<sha2::Sha384>(cd, code, threads, release),
     }
 }
 
-fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
+fn run<D: Digest>(
+    cd: &CodeDirectory<'_>,
+    code: &[u8],
+    threads: usize,
+    release: Option<&(dyn Fn(&[u8]) + Sync)>,
+) -> PageMismatches {
     let page = cd.page_size().map_or(code.len().max(1), |p| {
         usize::try_from(p).unwrap_or(usize::MAX)
     });
-    let pages: Vec<&[u8]> = if code.is_empty() {
-        Vec::new()
-    } else {
-        code.chunks(page).collect()
+    // Page i is code[i * page ..][..page], the last one possibly short.
+    let n = code.len().div_ceil(page);
+    let page_at = |i: usize| {
+        let start = i.checked_mul(page)?;
+        code.get(start..start.saturating_add(page).min(code.len()))
     };
     let hashes = cd.code_hashes();
     let hs = cd.hash_type.size();
-    let n = pages.len();
     let threads = threads.clamp(1, n.max(1));
     // Small inputs are not worth a thread.
     let threads = if code.len() < (1 << 20) { 1 } else { threads };
     let per = n.div_ceil(threads);
+    let per_window = (WINDOW / page).max(1);
+    let release_pages = |from: usize, to: usize| {
+        if let (Some(r), Some(first)) = (release, from.checked_mul(page)) {
+            let last = to.saturating_mul(page).min(code.len());
+            if let Some(part) = code.get(first..last) {
+                r(part);
+            }
+        }
+    };
     let check_range = |start: usize, end: usize| -> PageMismatches {
         let mut out = PageMismatches::default();
+        let mut window_start = start;
         for i in start..end {
+            if i - window_start == per_window {
+                release_pages(window_start, i);
+                window_start = i;
+            }
             let ok = match (
-                pages.get(i),
+                page_at(i),
                 i.checked_mul(hs)
                     .and_then(|o| hashes.get(o..o.checked_add(hs)?)),
             ) {
@@ -78,6 +114,7 @@ fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMi
                 }
             }
         }
+        release_pages(window_start, end);
         out
     };
     if threads <= 1 {
