@@ -103,3 +103,25 @@ fn release_pages(map: &Mmap, offset: usize, len: usize) {
 
 #[cfg(not(unix))]
 fn release_pages(_map: &Mmap, _offset: usize, _len: usize) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_pages_read_back_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..(1 << 20)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let map = MappedFile::open(&path).unwrap();
+        let bytes = map.bytes();
+        assert_eq!(bytes, data.as_slice());
+        // Whole map, an unaligned middle part, an empty part, and a slice from elsewhere.
+        map.release(bytes);
+        map.release(&bytes[12345..700_001]);
+        map.release(&bytes[5..5]);
+        map.release(&data);
+        assert_eq!(map.bytes(), data.as_slice());
+    }
+}

@@ -189,4 +189,28 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn hashed_code_is_released_in_bounded_windows_covering_everything() {
+        let code: Vec<u8> = (0..(9 << 20)).map(|i| (i % 253) as u8).collect();
+        let raw = build(0x20400, HashType::Sha256, "x", None, &code, 12, &[]);
+        let cd = CodeDirectory::parse(&raw, 0, 0).unwrap();
+        for threads in [1, 2, 3] {
+            let seen = std::sync::Mutex::new(Vec::new());
+            let base = code.as_ptr() as usize;
+            let record = |part: &[u8]| {
+                let start = part.as_ptr() as usize - base;
+                seen.lock().unwrap().push((start, start + part.len()));
+            };
+            let m = check_pages_releasing(&cd, &code, threads, Some(&record));
+            assert_eq!(m.count, 0);
+            let mut ranges = seen.into_inner().unwrap();
+            assert!(ranges.iter().all(|(a, b)| b - a <= WINDOW), "{ranges:?}");
+            ranges.sort();
+            // Contiguous, no overlap, from the first byte to the last.
+            assert_eq!(ranges.first().map(|r| r.0), Some(0));
+            assert_eq!(ranges.last().map(|r| r.1), Some(code.len()));
+            assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0), "{ranges:?}");
+        }
+    }
 }
