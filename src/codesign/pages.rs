@@ -32,6 +32,9 @@ pub fn check_pages(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageM
     check_pages_releasing(cd, code, threads, None)
 }
 
+/// Receives each run of code bytes once hashed (see [`check_pages_releasing`]).
+pub type Release<'a> = &'a (dyn Fn(&[u8]) + Sync);
+
 /// Bytes each worker hashes before handing them to `release`: the resident memory page hashing
 /// needs is about this much per worker, whatever the file size.
 pub const WINDOW: usize = 2 << 20;
@@ -42,7 +45,7 @@ pub fn check_pages_releasing(
     cd: &CodeDirectory<'_>,
     code: &[u8],
     threads: usize,
-    release: Option<&(dyn Fn(&[u8]) + Sync)>,
+    release: Option<Release<'_>>,
 ) -> PageMismatches {
     let threads = if threads == 0 {
         default_threads()
@@ -62,7 +65,7 @@ fn run<D: Digest>(
     cd: &CodeDirectory<'_>,
     code: &[u8],
     threads: usize,
-    release: Option<&(dyn Fn(&[u8]) + Sync)>,
+    release: Option<Release<'_>>,
 ) -> PageMismatches {
     let page = cd.page_size().map_or(code.len().max(1), |p| {
         usize::try_from(p).unwrap_or(usize::MAX)

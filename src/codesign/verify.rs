@@ -119,7 +119,7 @@ pub struct SealContext<'b> {
     pub code_resources: Option<&'b [u8]>,
     /// Called with each run of code pages once hashed, so that the caller can drop them from
     /// memory (a memory map's pages: [`crate::mapped::MappedFile::release`]).
-    pub release: Option<&'b (dyn Fn(&[u8]) + Sync)>,
+    pub release: Option<super::pages::Release<'b>>,
 }
 
 /// How to verify.
