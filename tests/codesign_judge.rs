@@ -437,6 +437,15 @@ fn designated_requirements_print_as_codesign_prints_them() {
             joe_sha1()
         )
     );
+    // Two CodeDirectories: the synthesised requirement names only the strongest one's cdhash.
+    let ex = verify("judge/adhoc-dual-cd");
+    let types: Vec<HashType> = ex.slices[0].cdhashes.iter().map(|(t, _)| *t).collect();
+    assert_eq!(types, [HashType::Sha1, HashType::Sha256]);
+    let sha256 = hex(&ex.slices[0].cdhashes[1].1);
+    assert_eq!(
+        line("judge/adhoc-dual-cd"),
+        format!("# designated => cdhash H\"{sha256}\"")
+    );
     // Explicit ones are printed as they are.
     let explicit = line("apps/Example.app/Contents/MacOS/Example");
     assert!(
