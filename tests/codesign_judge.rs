@@ -161,6 +161,17 @@ fn any_certificate_of_the_chain_may_be_the_anchor() {
     assert_eq!(ex.slices[0].trust, Trust::Anchor);
     assert_eq!(ex.slices[0].kind, Kind::CustomAnchor);
     assert!(satisfies(&ex, "anchor trusted").0);
+    // `req check` says the same beside `kind`.
+    let (code, v) = json(&[
+        "req",
+        "check",
+        "--json",
+        fixture("judge/joe-helper").to_str().unwrap(),
+        "certificate leaf[subject.CN] = \"Joe Developer\"",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["slices"][0]["kind"], "untrusted");
+    assert_eq!(v["slices"][0]["trust"], "self-signed");
     // The intermediate of the test PKI as anchor: the chain stops there.
     let mut o = options(false);
     o.verify
