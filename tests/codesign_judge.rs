@@ -161,6 +161,17 @@ fn any_certificate_of_the_chain_may_be_the_anchor() {
     assert_eq!(ex.slices[0].trust, Trust::Anchor);
     assert_eq!(ex.slices[0].kind, Kind::CustomAnchor);
     assert!(satisfies(&ex, "anchor trusted").0);
+    // `req check` says the same beside `kind`.
+    let (code, v) = json(&[
+        "req",
+        "check",
+        "--json",
+        fixture("judge/joe-helper").to_str().unwrap(),
+        "certificate leaf[subject.CN] = \"Joe Developer\"",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["slices"][0]["kind"], "untrusted");
+    assert_eq!(v["slices"][0]["trust"], "self-signed");
     // The intermediate of the test PKI as anchor: the chain stops there.
     let mut o = options(false);
     o.verify
@@ -437,10 +448,78 @@ fn designated_requirements_print_as_codesign_prints_them() {
             joe_sha1()
         )
     );
+    // Two CodeDirectories: the synthesised requirement names only the strongest one's cdhash.
+    let ex = verify("judge/adhoc-dual-cd");
+    let types: Vec<HashType> = ex.slices[0].cdhashes.iter().map(|(t, _)| *t).collect();
+    assert_eq!(types, [HashType::Sha1, HashType::Sha256]);
+    let sha256 = hex(&ex.slices[0].cdhashes[1].1);
+    assert_eq!(
+        line("judge/adhoc-dual-cd"),
+        format!("# designated => cdhash H\"{sha256}\"")
+    );
     // Explicit ones are printed as they are.
     let explicit = line("apps/Example.app/Contents/MacOS/Example");
     assert!(
         explicit.starts_with("[x86_64] designated => anchor apple generic"),
         "{explicit}"
     );
+}
+
+#[test]
+fn notarization_is_true_false_or_unknown_never_a_confident_no_without_evidence() {
+    use smbless::requirement::Notarization;
+    // Apple-chained code without a ticket: unknown offline, and `notarized` is not satisfied
+    // with that reason.
+    let ex = verify("signature/Sig.app");
+    match &ex.slices[0].notarization {
+        Notarization::Unknown(r) => assert!(r.contains("no ticket"), "{r}"),
+        other => panic!("{other:?}"),
+    }
+    let (held, why) = satisfies(&ex, "notarized");
+    assert!(!held);
+    assert!(why.contains("unknown offline"), "{why}");
+    assert!(!why.contains("is not notarized"), "{why}");
+    // A stapled ticket is reported, but its signature cannot be checked here: still unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("Sig.app");
+    copy_dir(&fixture("signature/Sig.app"), &app);
+    std::fs::write(app.join("Contents/CodeResources"), b"s8ch stapled ticket").unwrap();
+    let ex = examine(&app, &options(true)).unwrap();
+    assert!(ex.is_valid(), "{:?}", ex.all_problems());
+    match &ex.slices[0].notarization {
+        Notarization::Unknown(r) => {
+            assert!(r.contains("stapled") && r.contains("19 bytes"), "{r}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Code that cannot be notarized is confidently not.
+    for rel in ["signature/adhoc", "judge/joe-helper", "judge/Linker.app"] {
+        let ex = verify(rel);
+        assert!(
+            matches!(ex.slices[0].notarization, Notarization::NotNotarized(_)),
+            "{rel}"
+        );
+        assert!(!satisfies(&ex, "notarized").0);
+    }
+    // JSON: true | false | "unknown", with the reason beside it.
+    let (_, v) = json(&[
+        "signature",
+        "show",
+        "--json",
+        "--testing-treat-as-apple-root",
+        fixture("signature/root.pem").to_str().unwrap(),
+        app.to_str().unwrap(),
+    ]);
+    assert_eq!(v["slices"][0]["notarized"], "unknown", "{v}");
+    assert!(v["slices"][0]["notarization"]
+        .as_str()
+        .unwrap()
+        .contains("stapled"));
+    let (_, v) = json(&[
+        "signature",
+        "show",
+        "--json",
+        fixture("signature/adhoc").to_str().unwrap(),
+    ]);
+    assert_eq!(v["slices"][0]["notarized"], false, "{v}");
 }

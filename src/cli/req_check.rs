@@ -53,6 +53,8 @@ struct SliceCheck {
     arch: String,
     identifier: Option<String>,
     kind: &'static str,
+    /// What the chain ends at: `apple`, `anchor`, `self-signed`, `none`.
+    trust: &'static str,
     /// The signature verified (a requirement is only meaningful for intact code).
     signature_valid: bool,
     signature_problems: Vec<Problem>,
@@ -92,6 +94,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             arch: s.arch.clone(),
             identifier: s.identifier.clone(),
             kind: s.kind.as_str(),
+            trust: s.trust.as_str(),
             signature_valid: s.is_valid(),
             signature_problems: s.problems.clone(),
             satisfied: s.is_valid() && evaluation.satisfied,
@@ -123,10 +126,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 "NOT satisfied"
             };
             println!(
-                "[{}] {} ({}): {verdict}",
+                "[{}] {} ({}, trust: {}): {verdict}",
                 s.arch,
                 s.identifier.as_deref().unwrap_or("-"),
-                s.kind
+                s.kind,
+                s.trust
             );
             if !s.signature_valid {
                 println!("  the signature is not valid, so no requirement can be satisfied:");

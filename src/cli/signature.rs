@@ -228,6 +228,17 @@ fn print_human(r: &FileReport) {
                 c.issuer, c.not_before, c.not_after, c.sha256
             );
         }
+        match &s.notarization {
+            None => println!("    notarized: yes"),
+            Some(why) => println!(
+                "    notarized: {} ({why})",
+                if matches!(s.notarized, smbless::requirement::Notarization::Unknown(_)) {
+                    "unknown"
+                } else {
+                    "no"
+                }
+            ),
+        }
         if let Some(dr) = &s.designated_requirement {
             println!("    designated requirement: {dr}");
         }

@@ -68,11 +68,18 @@ fn root_element_end(text: &[u8]) -> usize {
         } else if rest.starts_with(b"<?") {
             find(at, b"?>")
         } else if rest.starts_with(b"<!") {
-            // DOCTYPE, with an internal subset in brackets if any.
+            // DOCTYPE, with an internal subset in brackets if any (looked for only before the
+            // first `>`, so that many declarations cost one pass, not one pass each).
             let close = find(at, b">");
-            match (find(at, b"["), close) {
-                (Some(open), Some(c)) if open < c => find(open, b"]").and_then(|e| find(e, b">")),
-                _ => close,
+            let bracket = close.and_then(|c| {
+                text.get(at..c)?
+                    .iter()
+                    .position(|&b| b == b'[')
+                    .map(|p| at + p)
+            });
+            match bracket {
+                Some(open) => find(open, b"]").and_then(|e| find(e, b">")),
+                None => close,
             }
         } else {
             let end = tag_end(text, at);
@@ -371,5 +378,15 @@ mod tests {
         assert_eq!(&doc[end..], b"tail");
         assert_eq!(root_element_end(b"<plist><dict>"), 13);
         assert_eq!(root_element_end(b"<plist/>x"), 8);
+    }
+
+    #[test]
+    fn hostile_markup_is_read_in_linear_time() {
+        // 200k declarations and unclosed constructs must not make the scan quadratic.
+        let mut doc = "<!x>".repeat(200_000).into_bytes();
+        doc.extend_from_slice(b"<plist><dict/></plist>");
+        assert_eq!(root_element_end(&doc), doc.len());
+        let open = "<!-- ".repeat(100_000);
+        assert_eq!(root_element_end(open.as_bytes()), open.len());
     }
 }

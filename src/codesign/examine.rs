@@ -113,6 +113,8 @@ pub struct SignedSlice {
     pub requirements: Option<Vec<u8>>,
     /// Launch-constraint blobs (slot, raw bytes).
     pub launch_constraints: Vec<(u32, Vec<u8>)>,
+    /// What is known about its notarization (offline: see [`super::notarization`]).
+    pub notarization: crate::requirement::Notarization,
     /// The strongest CodeDirectory seals a resource directory (special slot -3 is present and
     /// not empty).
     pub seals_resources: bool,
@@ -224,6 +226,7 @@ fn examine_at(
 }
 
 struct BundleContext {
+    ticket: Option<super::notarization::StapledTicket>,
     info_plist_raw: Vec<u8>,
     info_plist_source: &'static str,
     info_plist: plist::Dictionary,
@@ -305,6 +308,9 @@ fn examine_slices(
             requirements: None,
             launch_constraints: Vec::new(),
             seals_resources: false,
+            notarization: crate::requirement::Notarization::NotNotarized(
+                "the code is unsigned".into(),
+            ),
             problems: Vec::new(),
         };
         let embedded_info = plists::embedded(slice, EmbeddedKind::Info);
@@ -384,16 +390,19 @@ fn examine_slices(
                 },
             )
             .map(|s| s.data);
+        let release = |part: &[u8]| map.release(part);
         let ctx = match bundle {
             Some(b) => SealContext {
                 info_plist: Some(&b.info_plist_raw),
                 info_plist_source: b.info_plist_source,
                 code_resources: b.code_resources.as_deref(),
+                release: Some(&release),
             },
             None => SealContext {
                 info_plist: section_bytes,
                 info_plist_source: "__TEXT,__info_plist",
                 code_resources: None,
+                release: Some(&release),
             },
         };
         let mut vopts = opts.verify.clone();
@@ -424,6 +433,8 @@ fn examine_slices(
             }
             out.certificates = certs;
         }
+        out.notarization =
+            super::notarization::judge(out.kind, out.trust, bundle.and_then(|b| b.ticket.as_ref()));
         out.problems = parse_problems;
         // An embedded Info.plist that is not a readable plist is the contract's concern: the
         // signature seals its bytes, whatever they are, and macOS judges only the hash.
@@ -524,6 +535,7 @@ fn examine_bundle(
         }
     };
     let ctx = BundleContext {
+        ticket: super::notarization::stapled_ticket(&contents),
         info_plist_raw: layout.info_plist_raw,
         info_plist: layout.info_plist,
         info_plist_source: layout.info_plist_source,

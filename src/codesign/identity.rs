@@ -131,9 +131,10 @@ impl crate::requirement::CodeIdentity for SignedSlice {
     }
 
     fn notarized(&self) -> bool {
-        // Checking a notarization ticket needs Apple's ticket service or its signing key;
-        // offline, no code counts as notarized (a `notarized` clause is false, as on a Mac
-        // that cannot reach Apple and finds no stapled ticket it can check).
-        false
+        self.notarization == crate::requirement::Notarization::Notarized
+    }
+
+    fn notarization(&self) -> crate::requirement::Notarization {
+        self.notarization.clone()
     }
 }

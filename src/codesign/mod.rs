@@ -17,6 +17,7 @@ pub mod error;
 pub mod examine;
 pub mod hash;
 pub mod identity;
+pub mod notarization;
 pub mod pages;
 mod reader;
 pub mod report;

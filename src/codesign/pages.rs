@@ -29,39 +29,78 @@ pub fn default_threads() -> usize {
 /// The caller must have checked that `code.len()` equals the code limit and that the slot count
 /// matches; pages beyond the stored slots are counted as mismatches.
 pub fn check_pages(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
+    check_pages_releasing(cd, code, threads, None)
+}
+
+/// Receives each run of code bytes once hashed (see [`check_pages_releasing`]).
+pub type Release<'a> = &'a (dyn Fn(&[u8]) + Sync);
+
+/// Bytes each worker hashes before handing them to `release`: the resident memory page hashing
+/// needs is about this much per worker, whatever the file size.
+pub const WINDOW: usize = 2 << 20;
+
+/// [`check_pages`], handing every [`WINDOW`] of hashed code to `release` (in order, per
+/// worker) so a memory-mapped file's pages can leave memory as soon as they are hashed.
+pub fn check_pages_releasing(
+    cd: &CodeDirectory<'_>,
+    code: &[u8],
+    threads: usize,
+    release: Option<Release<'_>>,
+) -> PageMismatches {
     let threads = if threads == 0 {
         default_threads()
     } else {
         threads
     };
     match cd.hash_type {
-        HashType::Sha1 => run::<sha1::Sha1>(cd, code, threads),
-        HashType::Sha256 | HashType::Sha256Truncated => run::<sha2::Sha256>(cd, code, threads),
-        HashType::Sha384 => run::<sha2::Sha384>(cd, code, threads),
+        HashType::Sha1 => run::<sha1::Sha1>(cd, code, threads, release),
+        HashType::Sha256 | HashType::Sha256Truncated => {
+            run::<sha2::Sha256>(cd, code, threads, release)
+        }
+        HashType::Sha384 => run::<sha2::Sha384>(cd, code, threads, release),
     }
 }
 
-fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMismatches {
+fn run<D: Digest>(
+    cd: &CodeDirectory<'_>,
+    code: &[u8],
+    threads: usize,
+    release: Option<Release<'_>>,
+) -> PageMismatches {
     let page = cd.page_size().map_or(code.len().max(1), |p| {
         usize::try_from(p).unwrap_or(usize::MAX)
     });
-    let pages: Vec<&[u8]> = if code.is_empty() {
-        Vec::new()
-    } else {
-        code.chunks(page).collect()
+    // Page i is code[i * page ..][..page], the last one possibly short.
+    let n = code.len().div_ceil(page);
+    let page_at = |i: usize| {
+        let start = i.checked_mul(page)?;
+        code.get(start..start.saturating_add(page).min(code.len()))
     };
     let hashes = cd.code_hashes();
     let hs = cd.hash_type.size();
-    let n = pages.len();
     let threads = threads.clamp(1, n.max(1));
     // Small inputs are not worth a thread.
     let threads = if code.len() < (1 << 20) { 1 } else { threads };
     let per = n.div_ceil(threads);
+    let per_window = (WINDOW / page).max(1);
+    let release_pages = |from: usize, to: usize| {
+        if let (Some(r), Some(first)) = (release, from.checked_mul(page)) {
+            let last = to.saturating_mul(page).min(code.len());
+            if let Some(part) = code.get(first..last) {
+                r(part);
+            }
+        }
+    };
     let check_range = |start: usize, end: usize| -> PageMismatches {
         let mut out = PageMismatches::default();
+        let mut window_start = start;
         for i in start..end {
+            if i - window_start == per_window {
+                release_pages(window_start, i);
+                window_start = i;
+            }
             let ok = match (
-                pages.get(i),
+                page_at(i),
                 i.checked_mul(hs)
                     .and_then(|o| hashes.get(o..o.checked_add(hs)?)),
             ) {
@@ -78,6 +117,7 @@ fn run<D: Digest>(cd: &CodeDirectory<'_>, code: &[u8], threads: usize) -> PageMi
                 }
             }
         }
+        release_pages(window_start, end);
         out
     };
     if threads <= 1 {
@@ -150,6 +190,30 @@ mod tests {
                     "{ht} threads {t}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn hashed_code_is_released_in_bounded_windows_covering_everything() {
+        let code: Vec<u8> = (0..(9 << 20)).map(|i| (i % 253) as u8).collect();
+        let raw = build(0x20400, HashType::Sha256, "x", None, &code, 12, &[]);
+        let cd = CodeDirectory::parse(&raw, 0, 0).unwrap();
+        for threads in [1, 2, 3] {
+            let seen = std::sync::Mutex::new(Vec::new());
+            let base = code.as_ptr() as usize;
+            let record = |part: &[u8]| {
+                let start = part.as_ptr() as usize - base;
+                seen.lock().unwrap().push((start, start + part.len()));
+            };
+            let m = check_pages_releasing(&cd, &code, threads, Some(&record));
+            assert_eq!(m.count, 0);
+            let mut ranges = seen.into_inner().unwrap();
+            assert!(ranges.iter().all(|(a, b)| b - a <= WINDOW), "{ranges:?}");
+            ranges.sort();
+            // Contiguous, no overlap, from the first byte to the last.
+            assert_eq!(ranges.first().map(|r| r.0), Some(0));
+            assert_eq!(ranges.last().map(|r| r.1), Some(code.len()));
+            assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0), "{ranges:?}");
         }
     }
 }

@@ -68,6 +68,11 @@ pub struct SliceReport {
     pub certificates: Vec<CertificateReport>,
     /// Entitlements as JSON.
     pub entitlements: Option<serde_json::Value>,
+    /// `true`, `false` or `"unknown"` (offline: a stapled ticket's signature cannot be checked).
+    pub notarized: crate::requirement::Notarization,
+    /// Why, unless notarized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notarization: Option<String>,
     /// The designated requirement, in Apple's text form.
     pub designated_requirement: Option<String>,
     /// Launch-constraint blobs present (slot and hex), shown raw.
@@ -151,6 +156,8 @@ pub fn slice_report(s: &SignedSlice, dr: Option<String>, verified: bool) -> Slic
             })
             .collect(),
         entitlements: s.entitlements.as_ref().map(crate::plists::to_json),
+        notarized: s.notarization.clone(),
+        notarization: s.notarization.reason().map(str::to_owned),
         designated_requirement: dr,
         launch_constraints: s
             .launch_constraints

@@ -325,7 +325,7 @@ pub fn build_chain(
                     chain.implicit_anchor = true;
                 } else {
                     chain.problems.push(("chain-untrusted", format!(
-                        "no issuer found for \"{}\" (issuer \"{}\"): the chain does not reach a trusted anchor",
+                        "no issuer found for \"{}\" (issuer \"{}\"): the chain is incomplete (it reaches neither a trusted anchor nor a self-signed root)",
                         describe(&current),
                         current.issuer_common_name().unwrap_or_default()
                     )));

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::blob::slot;
 use super::cms::{check_cdhashes, digest, digest_name, CmsSignature};
 use super::directory::CodeDirectory;
-use super::pages::check_pages;
+use super::pages::check_pages_releasing;
 use super::reader::hex;
 use super::signature::SliceSignature;
 use super::trust::{
@@ -108,7 +108,7 @@ pub mod oids {
 }
 
 /// What a slice's signature must be checked against besides its own bytes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct SealContext<'b> {
     /// The bytes special slot 1 seals: a bundle's `Contents/Info.plist`, or the raw
     /// `__TEXT,__info_plist` section of a single-file tool.
@@ -117,6 +117,9 @@ pub struct SealContext<'b> {
     pub info_plist_source: &'b str,
     /// The bytes special slot 3 seals: a bundle's `_CodeSignature/CodeResources`.
     pub code_resources: Option<&'b [u8]>,
+    /// Called with each run of code pages once hashed, so that the caller can drop them from
+    /// memory (a memory map's pages: [`crate::mapped::MappedFile::release`]).
+    pub release: Option<super::pages::Release<'b>>,
 }
 
 /// How to verify.
@@ -222,7 +225,7 @@ fn check_code_directory(
             ),
         )),
         Some(code) => {
-            let m = check_pages(cd, code, threads);
+            let m = check_pages_releasing(cd, code, threads, ctx.release);
             if m.count > 0 {
                 let page = cd.page_size().unwrap_or(limit);
                 let list = m

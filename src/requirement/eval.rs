@@ -709,8 +709,17 @@ impl<I: CodeIdentity> Ctx<'_, I> {
                 Clause::leaf(e, held, reason)
             }
             Expr::Notarized => {
-                let held = code.notarized();
-                Clause::leaf(e, held, (!held).then(|| "the code is not notarized".to_owned()))
+                // Unknown (offline, no ticket that can be checked) does not satisfy the clause,
+                // and the reason says it is unknown rather than "not notarized".
+                let n = code.notarization();
+                let reason = match &n {
+                    super::identity::Notarization::Notarized => None,
+                    super::identity::Notarization::NotNotarized(r) => Some(r.clone()),
+                    super::identity::Notarization::Unknown(r) => {
+                        Some(format!("notarization is unknown offline: {r}"))
+                    }
+                };
+                Clause::leaf(e, reason.is_none(), reason)
             }
             Expr::LegacyDevId => {
                 let held = code.legacy_developer_id();

@@ -52,10 +52,53 @@ pub trait CodeIdentity {
     /// Whether the code carries a valid notarization ticket (stapled or looked up).
     fn notarized(&self) -> bool;
 
+    /// What is known about notarization: yes, no, or unknown (offline, without a ticket that
+    /// can be checked) with the reason. By default the answer of [`CodeIdentity::notarized`].
+    fn notarization(&self) -> Notarization {
+        if self.notarized() {
+            Notarization::Notarized
+        } else {
+            Notarization::NotNotarized("the code is not notarized".into())
+        }
+    }
+
     /// Whether the code counts as a legacy Developer ID signature (signed before Apple required
     /// a secure timestamp): what `legacy` checks. Most code is not.
     fn legacy_developer_id(&self) -> bool {
         false
+    }
+}
+
+/// What is known about a code's notarization. Serialised as `true`, `false` or `"unknown"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notarization {
+    /// A valid ticket lists the code.
+    Notarized,
+    /// The code cannot be notarized, with why (e.g. it is not signed with a certificate that
+    /// chains to Apple).
+    NotNotarized(String),
+    /// It cannot be decided offline, with why (no ticket, or one whose signature cannot be
+    /// checked here).
+    Unknown(String),
+}
+
+impl Notarization {
+    /// `None` for notarized, else the reason.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Notarization::Notarized => None,
+            Notarization::NotNotarized(r) | Notarization::Unknown(r) => Some(r),
+        }
+    }
+}
+
+impl serde::Serialize for Notarization {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Notarization::Notarized => s.serialize_bool(true),
+            Notarization::NotNotarized(_) => s.serialize_bool(false),
+            Notarization::Unknown(_) => s.serialize_str("unknown"),
+        }
     }
 }
 
@@ -189,6 +232,9 @@ impl<T: CodeIdentity + ?Sized> CodeIdentity for &T {
     }
     fn notarized(&self) -> bool {
         (**self).notarized()
+    }
+    fn notarization(&self) -> Notarization {
+        (**self).notarization()
     }
     fn legacy_developer_id(&self) -> bool {
         (**self).legacy_developer_id()

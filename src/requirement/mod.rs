@@ -9,7 +9,7 @@
 
 pub mod identity;
 
-pub use identity::{CodeIdentity, StaticIdentity};
+pub use identity::{CodeIdentity, Notarization, StaticIdentity};
 pub mod ast;
 pub mod compile;
 pub mod decode;
