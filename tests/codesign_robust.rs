@@ -64,6 +64,7 @@ fn judge(data: &[u8], opts: &VerifyOptions) -> Outcome {
             info_plist: slice.section("__TEXT", "__info_plist").map(|s| s.data),
             info_plist_source: "__TEXT,__info_plist",
             code_resources: None,
+            release: None,
         };
         match SliceSignature::read(slice) {
             Ok(Some(sig)) => {

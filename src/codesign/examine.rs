@@ -242,7 +242,8 @@ fn examine_file(
         path: path.to_path_buf(),
         source,
     })?;
-    examine_slices(path, map.bytes(), opts, bundle)
+    let release = |part: &[u8]| map.release(part);
+    examine_slices(path, map.bytes(), Some(&release), opts, bundle)
 }
 
 /// Examine a single Mach-O/ELF file already in memory: `bytes`, read from `path` (named in
@@ -253,12 +254,14 @@ pub fn examine_bytes(
     bytes: &[u8],
     opts: &ExamineOptions,
 ) -> Result<Examination, ExamineError> {
-    examine_slices(path, bytes, opts, None)
+    examine_slices(path, bytes, None, opts, None)
 }
 
+/// `release`, when the bytes are a memory map, gives hashed pages back (bounded memory).
 fn examine_slices(
     path: &Path,
     bytes: &[u8],
+    release: Option<super::pages::Release<'_>>,
     opts: &ExamineOptions,
     bundle: Option<&BundleContext>,
 ) -> Result<Examination, ExamineError> {
@@ -390,19 +393,18 @@ fn examine_slices(
                 },
             )
             .map(|s| s.data);
-        let release = |part: &[u8]| map.release(part);
         let ctx = match bundle {
             Some(b) => SealContext {
                 info_plist: Some(&b.info_plist_raw),
                 info_plist_source: b.info_plist_source,
                 code_resources: b.code_resources.as_deref(),
-                release: Some(&release),
+                release,
             },
             None => SealContext {
                 info_plist: section_bytes,
                 info_plist_source: "__TEXT,__info_plist",
                 code_resources: None,
-                release: Some(&release),
+                release,
             },
         };
         let mut vopts = opts.verify.clone();
