@@ -219,7 +219,6 @@ fn a_time_stamp_authority_without_the_timestamping_eku_is_refused_and_its_time_i
 }
 
 #[test]
-#[ignore = "issue 14 (implicit anchors) and issue 17 (TSA under a foreign root) disagree on the verdict; being reconciled"]
 fn a_time_stamp_authority_under_a_foreign_root_is_refused_and_its_time_ignored() {
     let s = assert_only(
         "ts-foreign-root",

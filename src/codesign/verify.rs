@@ -519,10 +519,22 @@ fn verify_cms_and_chain(sig: &SliceSignature<'_>, opts: &VerifyOptions) -> Slice
                                         Purpose::TimeStamping,
                                     );
                                     // The token's time is adopted only from an authority
-                                    // whose chain is clean: a time vouched for by anyone
-                                    // else would decide which certificates count as expired.
-                                    if c.problems.is_empty() {
+                                    // whose chain is clean and ends at a trusted anchor: a
+                                    // time vouched for by anyone else would decide which
+                                    // certificates count as expired. Implicit anchors are a
+                                    // rule of code validity only; macOS evaluates the
+                                    // authority with its time-stamping trust policy.
+                                    if c.problems.is_empty() && c.anchor.is_some() {
                                         ts_time = Some(t);
+                                    } else if c.implicit_anchor {
+                                        let root = c.certs.last().map(super::trust::describe);
+                                        problems.push(Problem::new(
+                                            "timestamp-chain",
+                                            format!(
+                                                "time-stamp authority: chain ends at the self-signed \"{}\", which is not a trusted anchor; its time is not used",
+                                                root.unwrap_or_default()
+                                            ),
+                                        ));
                                     }
                                     for (_, m) in c.problems {
                                         problems.push(Problem::new(
