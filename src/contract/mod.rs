@@ -2,6 +2,7 @@
 //! Apple's SMJobBlessUtil.py and of the undocumented rules SMJobBless enforces, with real
 //! requirement evaluation in both directions.
 
+pub mod app_service;
 pub mod findings;
 mod helper_plists;
 pub mod lint;
