@@ -1,0 +1,321 @@
+//! `verify` of SMAppService daemons and agents (macOS 13+): every plist in
+//! `Contents/Library/LaunchDaemons` and `Contents/Library/LaunchAgents`, through the checks
+//! shared with the `register --check` pre-flight ([`super::app_service`]), then what SMAppService
+//! and launchd ask of a job beyond them — the team, the architectures, the hardened runtime, the
+//! seal of the plist, the keys — and login items in `Contents/Library/LoginItems`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+use plist::{Dictionary, Value};
+
+use crate::bundle::Bundle;
+use crate::codesign::directory::flags::RUNTIME;
+use crate::codesign::seal::{CodeResources, MAX_CODE_RESOURCES};
+use crate::launchd_policy::{self, KeyRule};
+
+use super::app_service::{self, ServiceKind, ServiceRule};
+use super::findings::{Finding, FindingId};
+use super::helper_plists::policy_finding;
+use super::jobs::{login_items, JobFacts, Mechanism, LOGIN_ITEMS_DIR};
+use super::verify::{display, Check, Code};
+
+/// The finding a rule of the shared checks is reported as.
+fn finding_id(rule: ServiceRule) -> FindingId {
+    match rule {
+        ServiceRule::PlistMissing | ServiceRule::PlistUnreadable => {
+            FindingId::ServicePlistUnreadable
+        }
+        ServiceRule::LabelMissing | ServiceRule::LabelMismatch => FindingId::ServiceLabelMissing,
+        ServiceRule::ProgramMissing => FindingId::BundleProgramMissing,
+        ServiceRule::ProgramOutsideBundle => FindingId::BundleProgramOutsideBundle,
+        ServiceRule::ProgramNotFound => FindingId::BundleProgramNotFound,
+        ServiceRule::ProgramNotFile => FindingId::BundleProgramNotFile,
+        ServiceRule::ProgramUnsigned => FindingId::BundleProgramUnsigned,
+        ServiceRule::ProgramSignatureInvalid => FindingId::BundleProgramSignatureInvalid,
+    }
+}
+
+/// A key of `dict`, matched ASCII case-insensitively as launchd matches keys.
+fn key<'d>(dict: &'d Dictionary, name: &str) -> Option<(&'d str, &'d Value)> {
+    dict.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+impl Check<'_> {
+    /// Check every SMAppService job plist of the app.
+    pub(super) fn services(&mut self, bundle: &Bundle, app_code: Option<&Code>) {
+        let root = bundle.root();
+        let sealed = sealed_files(root);
+        let mut labels: BTreeMap<String, String> = BTreeMap::new();
+        for kind in [ServiceKind::Daemon, ServiceKind::Agent] {
+            for name in app_service::list_plists(root, kind) {
+                let path = root.join(kind.dir()).join(&name);
+                let job = app_service::check_job(root, &path, None, &self.options.signature);
+                let shown = display(&path);
+                for p in &job.problems {
+                    self.push(Finding::new(
+                        finding_id(p.rule),
+                        display(&p.path),
+                        p.message.clone(),
+                        p.hint.clone(),
+                    ));
+                }
+                if let Some(label) = &job.label {
+                    if let Some(first) = labels.insert(label.clone(), shown.clone()) {
+                        self.push(Finding::new(
+                            FindingId::ServiceLabelDuplicate,
+                            shown.clone(),
+                            format!("`Label` {label:?} is also the label of {first}: launchd holds one job per label, so only one of them can be registered"),
+                            "give every job plist of the app its own label",
+                        ));
+                    }
+                }
+                let relative = format!("{}/{name}", kind.dir().trim_start_matches("Contents/"));
+                if let Some(sealed) = &sealed {
+                    if !sealed.contains(&relative) {
+                        self.push(Finding::new(
+                            FindingId::ServicePlistUnsealed,
+                            shown.clone(),
+                            format!("Contents/{relative} is not listed in the app's Contents/_CodeSignature/CodeResources: the app's signature does not cover the plist SMAppService registers"),
+                            "add the plist to the app before signing it (a Copy Files build phase), then sign the app",
+                        ));
+                    }
+                }
+                if let Some(plist) = &job.plist {
+                    self.service_keys(kind, &shown, plist.dictionary(), job.label.as_deref());
+                }
+                let mut facts = JobFacts {
+                    kind: Mechanism::service(kind),
+                    key: name.clone(),
+                    label: job.label.clone(),
+                    plist: Some(shown.clone()),
+                    program: job.program.as_deref().map(display),
+                    version: None,
+                    code: None,
+                    authorized_clients: Vec::new(),
+                    app_requirement: None,
+                };
+                if let (Some(program), Some(exam)) = (&job.program, job.exam) {
+                    let code = Code { exam };
+                    facts.version = self.service_program(kind, program, &code, app_code);
+                    facts.code = Some(code);
+                }
+                self.facts.jobs.push(facts);
+            }
+        }
+    }
+
+    /// What launchd makes of the job's keys.
+    fn service_keys(
+        &mut self,
+        kind: ServiceKind,
+        shown: &str,
+        dict: &Dictionary,
+        label: Option<&str>,
+    ) {
+        let program = key(dict, "Program").map(|(k, v)| (k.to_string(), v.as_string()));
+        let argument0 = key(dict, "ProgramArguments")
+            .and_then(|(k, v)| Some((k, v.as_array()?.first()?.as_string()?)))
+            .filter(|(_, a)| a.starts_with('/'));
+        let mut named = Vec::new();
+        if let Some((k, value)) = &program {
+            named.push(format!("{k} = {:?}", value.unwrap_or("(not a string)")));
+        }
+        if let Some((k, value)) = argument0 {
+            named.push(format!("{k}[0] = {value:?}"));
+        }
+        if !named.is_empty() {
+            self.push(Finding::new(
+                FindingId::ServiceProgramKey,
+                shown,
+                format!("the plist sets {}: launchd would run a file outside the app, which the app's signature does not cover", named.join(" and ")),
+                "name the executable with BundleProgram only (a path inside the app); keep ProgramArguments for arguments, its first entry a name, not a path",
+            ));
+        }
+        let app_id = self.facts.identifier.clone();
+        let associated = key(dict, "AssociatedBundleIdentifiers").map(|(_, v)| v);
+        let names: Vec<&str> = match associated {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_string).collect(),
+            _ => Vec::new(),
+        };
+        if let Some(app_id) = &app_id {
+            if !names.contains(&app_id.as_str()) {
+                self.push(Finding::new(
+                    FindingId::AssociatedBundleIdentifiers,
+                    shown,
+                    if associated.is_none() {
+                        format!("the plist has no AssociatedBundleIdentifiers: System Settings › Login Items lists the job under its executable's name, not under {app_id:?}")
+                    } else {
+                        format!("AssociatedBundleIdentifiers ({}) does not name the app {app_id:?}", names.join(", "))
+                    },
+                    format!("add AssociatedBundleIdentifiers = [{app_id:?}]"),
+                ));
+            }
+        }
+        if kind == ServiceKind::Daemon {
+            self.daemon_keys(shown, dict, label);
+        }
+    }
+
+    /// The root daemon's keys: on demand, reachable, and the shared launchd key policy.
+    fn daemon_keys(&mut self, shown: &str, dict: &Dictionary, label: Option<&str>) {
+        let always_on: Vec<&str> = ["KeepAlive", "RunAtLoad"]
+            .into_iter()
+            .filter(|k| !matches!(key(dict, k), None | Some((_, Value::Boolean(false)))))
+            .collect();
+        if !always_on.is_empty() {
+            self.push(Finding::new(
+                FindingId::NotOnDemand,
+                shown,
+                format!("the daemon plist sets {}: launchd starts the daemon as soon as it is registered (and at every boot) and keeps it running as root, instead of when a client connects", always_on.join(" and ")),
+                "drop KeepAlive/RunAtLoad unless the daemon must run without clients; declare MachServices and let launchd start it on demand",
+            ));
+        }
+        if key(dict, "MachServices").is_none() && key(dict, "Sockets").is_none() {
+            self.push(Finding::new(
+                FindingId::Unreachable,
+                shown,
+                "the daemon plist has neither MachServices nor Sockets: no client can reach the daemon",
+                "declare a MachServices entry (XPC) if the app talks to the daemon",
+            ));
+        }
+        // Without a label (reported) the names derived from it cannot be judged.
+        let Some(label) = label else { return };
+        for judgement in launchd_policy::judge(dict, label) {
+            if matches!(judgement.rule, KeyRule::BundleProgram) {
+                continue; // BundleProgram is how an SMAppService daemon names its program.
+            }
+            if let Some(id) = policy_finding(judgement.rule) {
+                self.push(Finding::new(id, shown, judgement.message, judgement.hint));
+            }
+        }
+    }
+
+    /// The program's signature beyond validity: team, slices, architectures, runtime,
+    /// entitlements, and its embedded Info.plist. Returns its `CFBundleVersion`.
+    fn service_program(
+        &mut self,
+        kind: ServiceKind,
+        program: &Path,
+        code: &Code,
+        app_code: Option<&Code>,
+    ) -> Option<String> {
+        let shown = display(program);
+        let (_, app_team) = app_code.map(Code::identity).unwrap_or((None, None));
+        if let Some(app_team) = app_team {
+            if let Some(slice) = code
+                .slices()
+                .iter()
+                .find(|s| s.team_id.as_deref().is_some_and(|t| t != app_team))
+            {
+                self.push(Finding::new(
+                    FindingId::BundleProgramWrongTeam,
+                    shown.clone(),
+                    format!(
+                        "the {} slice is signed by team {}; the app by team {app_team}: launchd does not run a BundleProgram of another team for the app",
+                        slice.arch,
+                        slice.team_id.as_deref().unwrap_or_default()
+                    ),
+                    "sign the daemon with the app's own signing identity",
+                ));
+            }
+        }
+        let embedded = self.embedded_plists(program).unwrap_or_default();
+        self.slices_agree(&shown, &embedded, code);
+        if !code
+            .slices()
+            .iter()
+            .any(|s| s.arch == "arm64" || s.arch == "arm64e")
+        {
+            let archs: Vec<&str> = code.slices().iter().map(|s| s.arch.as_str()).collect();
+            self.push(Finding::new(
+                FindingId::BundleProgramNoArm64,
+                shown.clone(),
+                format!("the program has no arm64 slice ({}): on Apple silicon it runs only under Rosetta, and stops when Rosetta is removed", archs.join(", ")),
+                "build the daemon universal (ARCHS = arm64 x86_64)",
+            ));
+        }
+        let signed = |s: &&crate::codesign::SignedSlice| s.identifier.is_some();
+        if let Some(slice) = code
+            .slices()
+            .iter()
+            .filter(signed)
+            .find(|s| s.flags & RUNTIME == 0)
+        {
+            self.push(Finding::new(
+                FindingId::BundleProgramNotHardened,
+                shown.clone(),
+                format!("the {} slice is not signed with the hardened runtime: notarization refuses it, and nothing stops libraries from other teams loading into the {}", slice.arch, kind.as_str()),
+                "sign with --options runtime (Xcode: ENABLE_HARDENED_RUNTIME = YES)",
+            ));
+        }
+        if let Some(slice) = code.slices().iter().find(|s| {
+            s.entitlements
+                .as_ref()
+                .and_then(Value::as_dictionary)
+                .and_then(|d| d.get("get-task-allow"))
+                .and_then(Value::as_boolean)
+                == Some(true)
+        }) {
+            self.push(Finding::new(
+                FindingId::BundleProgramGetTaskAllow,
+                shown.clone(),
+                format!("the {} slice is entitled com.apple.security.get-task-allow (get-task-allow): any debugger of the same user may attach to it, and notarization refuses it", slice.arch),
+                "sign release builds without the get-task-allow entitlement (Xcode adds it to Debug builds only)",
+            ));
+        }
+        let info = embedded.first().and_then(|p| p.info.as_ref());
+        if kind == ServiceKind::Daemon
+            && info.is_some_and(|i| i.dictionary().contains_key("SMAuthorizedClients"))
+        {
+            self.push(Finding::new(
+                FindingId::AuthorizedClientsIgnored,
+                shown,
+                "the daemon's Info.plist has SMAuthorizedClients, which only SMJobBless reads: under SMAppService any process may connect to the daemon's services",
+                "check each client's code signature in the daemon (audit token → SecCode requirement, or NSXPCConnection.setCodeSigningRequirement on macOS 13+)",
+            ));
+        }
+        info.and_then(|i| i.string("CFBundleVersion").ok().flatten())
+            .map(str::to_string)
+    }
+
+    /// Login items: each entry of `Contents/Library/LoginItems`, listed as a job.
+    pub(super) fn login_items(&mut self, bundle: &Bundle) {
+        for name in login_items(bundle) {
+            let path = bundle.root().join(LOGIN_ITEMS_DIR).join(&name);
+            let info = crate::bundle::read_plist_file(&path.join("Contents/Info.plist")).ok();
+            let string = |key: &str| {
+                info.as_ref()
+                    .and_then(|p| p.string(key).ok().flatten().map(str::to_string))
+            };
+            let (label, version) = (string("CFBundleIdentifier"), string("CFBundleVersion"));
+            let code = self.examine(&path).ok();
+            self.facts.jobs.push(JobFacts {
+                kind: Mechanism::LoginItem,
+                key: label.clone().unwrap_or_else(|| name.clone()),
+                label,
+                plist: None,
+                program: Some(display(&path)),
+                version,
+                code,
+                authorized_clients: Vec::new(),
+                app_requirement: None,
+            });
+        }
+    }
+}
+
+/// The files the app's `Contents/_CodeSignature/CodeResources` seals (paths relative to
+/// `Contents/`); `None` when the app has no readable seal (its signature finding says why).
+fn sealed_files(root: &Path) -> Option<BTreeSet<String>> {
+    let file = fs::File::open(root.join("Contents/_CodeSignature/CodeResources")).ok()?;
+    let mut raw = Vec::new();
+    file.take(MAX_CODE_RESOURCES).read_to_end(&mut raw).ok()?;
+    let seal = CodeResources::parse(&raw).ok()?;
+    Some(seal.files.into_keys().collect())
+}
