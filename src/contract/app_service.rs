@@ -21,7 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::bundle::MAX_INFO_PLIST_SIZE;
-use crate::codesign::{self, Examination, ExamineOptions, Kind};
+use crate::codesign::{self, Examination, ExamineError, ExamineOptions, Kind};
 use crate::plists::{Plist, PlistSource};
 
 /// The most entries of `Contents/Library/LaunchDaemons` (or `LaunchAgents`) looked at.
@@ -103,6 +103,9 @@ pub struct ServiceJob {
     pub label: Option<String>,
     /// Where `BundleProgram` resolves to, when it does to a regular file inside the bundle.
     pub program: Option<PathBuf>,
+    /// The same file as `BundleProgram` names it (the bundle's path joined with it), for
+    /// reports: stable and relative when the bundle's path is.
+    pub program_named: Option<PathBuf>,
     /// The program's signature, when it is code.
     pub exam: Option<Examination>,
     /// Everything found, in the order checked.
@@ -134,6 +137,7 @@ pub fn check_job(
         plist: None,
         label: None,
         program: None,
+        program_named: None,
         exam: None,
         problems: Vec::new(),
     };
@@ -283,17 +287,24 @@ fn check_program(
     if !fs::metadata(&resolved).is_ok_and(|m| m.is_file()) {
         job.push(
             ServiceRule::ProgramNotFile,
-            &resolved,
+            &target,
             "is not a regular file; expected the daemon's Mach-O executable".to_owned(),
             "point BundleProgram at the executable itself, not a directory or bundle",
         );
         return;
     }
-    check_signature(&resolved, signature, job);
+    check_signature(&resolved, &target, signature, job);
     job.program = Some(resolved);
+    job.program_named = Some(target);
 }
 
-fn check_signature(program: &Path, signature: &codesign::VerifyOptions, job: &mut ServiceJob) {
+/// Examine `program` (resolved); problems name it as `named`.
+fn check_signature(
+    program: &Path,
+    named: &Path,
+    signature: &codesign::VerifyOptions,
+    job: &mut ServiceJob,
+) {
     let opts = ExamineOptions {
         verify: signature.clone(),
         integrity: true,
@@ -304,8 +315,8 @@ fn check_signature(program: &Path, signature: &codesign::VerifyOptions, job: &mu
         Err(e) => {
             job.push(
                 ServiceRule::ProgramNotFile,
-                program,
-                format!("cannot be examined as code: {e}"),
+                named,
+                format!("cannot be examined as code: {}", without_path(&e)),
                 "point BundleProgram at a Mach-O executable",
             );
             return;
@@ -318,7 +329,7 @@ fn check_signature(program: &Path, signature: &codesign::VerifyOptions, job: &mu
     if let Some(slice) = weak {
         job.push(
             ServiceRule::ProgramUnsigned,
-            program,
+            named,
             format!("the {} slice is {}; SMAppService runs only code signed by a developer", slice.arch, slice.kind.as_str()),
             "sign the daemon with the app's Developer ID or Apple Development identity (codesign --sign … --options runtime)",
         );
@@ -326,7 +337,7 @@ fn check_signature(program: &Path, signature: &codesign::VerifyOptions, job: &mu
         let problems = exam.all_problems();
         job.push(
             ServiceRule::ProgramSignatureInvalid,
-            program,
+            named,
             format!(
                 "its signature is not valid: {}",
                 problems.first().map_or("no signed slice", String::as_str)
@@ -351,4 +362,16 @@ pub fn list_plists(bundle: &Path, kind: ServiceKind) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// What went wrong examining the program, without the resolved path (the finding names the
+/// file as `BundleProgram` does).
+fn without_path(e: &ExamineError) -> String {
+    match e {
+        ExamineError::Io { source, .. } => format!("cannot read: {source}"),
+        ExamineError::Container { source, .. } => {
+            format!("not a readable Mach-O or ELF file: {source}")
+        }
+        other => other.to_string(),
+    }
 }

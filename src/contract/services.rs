@@ -14,13 +14,18 @@ use plist::{Dictionary, Value};
 use crate::bundle::Bundle;
 use crate::codesign::directory::flags::RUNTIME;
 use crate::codesign::seal::{CodeResources, MAX_CODE_RESOURCES};
+use crate::codesign::Kind;
 use crate::launchd_policy::{self, KeyRule};
+use crate::plists::EmbeddedPlists;
 
 use super::app_service::{self, ServiceKind, ServiceRule};
 use super::findings::{Finding, FindingId};
 use super::helper_plists::policy_finding;
 use super::jobs::{login_items, JobFacts, Mechanism, LOGIN_ITEMS_DIR};
 use super::verify::{display, Check, Code};
+
+/// The entitlements that let a debugger attach (macOS spells it both ways).
+const GET_TASK_ALLOW: &[&str] = &["com.apple.security.get-task-allow", "get-task-allow"];
 
 /// The finding a rule of the shared checks is reported as.
 fn finding_id(rule: ServiceRule) -> FindingId {
@@ -93,13 +98,13 @@ impl Check<'_> {
                     key: name.clone(),
                     label: job.label.clone(),
                     plist: Some(shown.clone()),
-                    program: job.program.as_deref().map(display),
+                    program: job.program_named.as_deref().map(display),
                     version: None,
                     code: None,
                     authorized_clients: Vec::new(),
                     app_requirement: None,
                 };
-                if let (Some(program), Some(exam)) = (&job.program, job.exam) {
+                if let (Some(program), Some(exam)) = (&job.program_named, job.exam) {
                     let code = Code { exam };
                     facts.version = self.service_program(kind, program, &code, app_code);
                     facts.code = Some(code);
@@ -206,6 +211,61 @@ impl Check<'_> {
         app_code: Option<&Code>,
     ) -> Option<String> {
         let shown = display(program);
+        let embedded = self.embedded_plists(program).unwrap_or_default();
+        self.architectures(&shown, code);
+        let info = embedded.first().and_then(|p| p.info.as_ref());
+        if kind == ServiceKind::Daemon
+            && info.is_some_and(|i| i.dictionary().contains_key("SMAuthorizedClients"))
+        {
+            self.push(Finding::new(
+                FindingId::AuthorizedClientsIgnored,
+                shown.clone(),
+                "the daemon's Info.plist has SMAuthorizedClients, which only SMJobBless reads: under SMAppService any process may connect to the daemon's services",
+                "check each client's code signature in the daemon (audit token → SecCode requirement, or NSXPCConnection.setCodeSigningRequirement on macOS 13+)",
+            ));
+        }
+        let version = info
+            .and_then(|i| i.string("CFBundleVersion").ok().flatten())
+            .map(str::to_string);
+        // Unsigned, ad-hoc or linker-signed slices are reported already; what follows is about
+        // a developer's signature.
+        if code
+            .slices()
+            .iter()
+            .any(|s| matches!(s.kind, Kind::Unsigned | Kind::Adhoc | Kind::LinkerSigned))
+        {
+            return version;
+        }
+        self.signing(kind, &shown, code, app_code, &embedded);
+        version
+    }
+
+    fn architectures(&mut self, shown: &str, code: &Code) {
+        if !code
+            .slices()
+            .iter()
+            .any(|s| s.arch == "arm64" || s.arch == "arm64e")
+        {
+            let archs: Vec<&str> = code.slices().iter().map(|s| s.arch.as_str()).collect();
+            self.push(Finding::new(
+                FindingId::BundleProgramNoArm64,
+                shown,
+                format!("the program has no arm64 slice ({}): on Apple silicon it runs only under Rosetta, and stops when Rosetta is removed", archs.join(", ")),
+                "build the daemon universal (ARCHS = arm64 x86_64)",
+            ));
+        }
+    }
+
+    /// The developer signature's team, agreement between slices, runtime and entitlements.
+    fn signing(
+        &mut self,
+        kind: ServiceKind,
+        shown: &str,
+        code: &Code,
+        app_code: Option<&Code>,
+        embedded: &[EmbeddedPlists<'static>],
+    ) {
+        let shown = shown.to_string();
         let (_, app_team) = app_code.map(Code::identity).unwrap_or((None, None));
         if let Some(app_team) = app_team {
             if let Some(slice) = code
@@ -225,28 +285,8 @@ impl Check<'_> {
                 ));
             }
         }
-        let embedded = self.embedded_plists(program).unwrap_or_default();
-        self.slices_agree(&shown, &embedded, code);
-        if !code
-            .slices()
-            .iter()
-            .any(|s| s.arch == "arm64" || s.arch == "arm64e")
-        {
-            let archs: Vec<&str> = code.slices().iter().map(|s| s.arch.as_str()).collect();
-            self.push(Finding::new(
-                FindingId::BundleProgramNoArm64,
-                shown.clone(),
-                format!("the program has no arm64 slice ({}): on Apple silicon it runs only under Rosetta, and stops when Rosetta is removed", archs.join(", ")),
-                "build the daemon universal (ARCHS = arm64 x86_64)",
-            ));
-        }
-        let signed = |s: &&crate::codesign::SignedSlice| s.identifier.is_some();
-        if let Some(slice) = code
-            .slices()
-            .iter()
-            .filter(signed)
-            .find(|s| s.flags & RUNTIME == 0)
-        {
+        self.slices_agree(&shown, embedded, code);
+        if let Some(slice) = code.slices().iter().find(|s| s.flags & RUNTIME == 0) {
             self.push(Finding::new(
                 FindingId::BundleProgramNotHardened,
                 shown.clone(),
@@ -254,34 +294,21 @@ impl Check<'_> {
                 "sign with --options runtime (Xcode: ENABLE_HARDENED_RUNTIME = YES)",
             ));
         }
-        if let Some(slice) = code.slices().iter().find(|s| {
-            s.entitlements
-                .as_ref()
-                .and_then(Value::as_dictionary)
-                .and_then(|d| d.get("get-task-allow"))
-                .and_then(Value::as_boolean)
-                == Some(true)
-        }) {
+        let debuggable = code.slices().iter().find_map(|s| {
+            let dict = s.entitlements.as_ref().and_then(Value::as_dictionary)?;
+            GET_TASK_ALLOW
+                .iter()
+                .find(|k| dict.get(**k).and_then(Value::as_boolean) == Some(true))
+                .map(|k| (s.arch.as_str(), *k))
+        });
+        if let Some((arch, entitlement)) = debuggable {
             self.push(Finding::new(
                 FindingId::BundleProgramGetTaskAllow,
-                shown.clone(),
-                format!("the {} slice is entitled com.apple.security.get-task-allow (get-task-allow): any debugger of the same user may attach to it, and notarization refuses it", slice.arch),
-                "sign release builds without the get-task-allow entitlement (Xcode adds it to Debug builds only)",
-            ));
-        }
-        let info = embedded.first().and_then(|p| p.info.as_ref());
-        if kind == ServiceKind::Daemon
-            && info.is_some_and(|i| i.dictionary().contains_key("SMAuthorizedClients"))
-        {
-            self.push(Finding::new(
-                FindingId::AuthorizedClientsIgnored,
                 shown,
-                "the daemon's Info.plist has SMAuthorizedClients, which only SMJobBless reads: under SMAppService any process may connect to the daemon's services",
-                "check each client's code signature in the daemon (audit token → SecCode requirement, or NSXPCConnection.setCodeSigningRequirement on macOS 13+)",
+                format!("the {arch} slice is entitled {entitlement}: a debugger may attach to the {} and take over what it runs as, and notarization refuses it", kind.as_str()),
+                "sign release builds without get-task-allow (Xcode adds it to Debug builds only)",
             ));
         }
-        info.and_then(|i| i.string("CFBundleVersion").ok().flatten())
-            .map(str::to_string)
     }
 
     /// Login items: each entry of `Contents/Library/LoginItems`, listed as a job.
