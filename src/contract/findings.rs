@@ -178,7 +178,7 @@ finding_ids! {
     /// The program is signed by another team than the app: launchd refuses to spawn it for the app.
     BundleProgramWrongTeam = "bundle-program-wrong-team", Error;
     /// The program has no arm64 slice: it runs only under Rosetta, and stops when Rosetta goes away.
-    BundleProgramNoArm64 = "bundle-program-no-arm64", Warning;
+    BundleProgramIntelOnly = "bundle-program-intel-only", Warning;
     /// The program is not signed with the hardened runtime (notarization refuses it).
     BundleProgramNotHardened = "bundle-program-not-hardened", Warning;
     /// The program's entitlements grant `get-task-allow`: debuggers may attach (notarization refuses it).

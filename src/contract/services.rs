@@ -248,7 +248,7 @@ impl Check<'_> {
         {
             let archs: Vec<&str> = code.slices().iter().map(|s| s.arch.as_str()).collect();
             self.push(Finding::new(
-                FindingId::BundleProgramNoArm64,
+                FindingId::BundleProgramIntelOnly,
                 shown,
                 format!("the program has no arm64 slice ({}): on Apple silicon it runs only under Rosetta, and stops when Rosetta is removed", archs.join(", ")),
                 "build the daemon universal (ARCHS = arm64 x86_64)",
