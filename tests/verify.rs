@@ -891,3 +891,63 @@ fn an_entry_smprivilegedexecutables_does_not_name_is_a_warning_an_error_under_st
     assert_eq!(strict.len(), 1);
     assert_eq!(strict[0]["severity"], "error");
 }
+
+#[test]
+fn register_check_and_verify_share_one_implementation() {
+    use smbless::codesign::trust::{AnchorKind, Anchors};
+    use smbless::service_management::{check_daemon, PreflightOptions};
+    let mut anchors = Anchors::empty();
+    let pem = std::fs::read(root().join(TEST_ROOT)).unwrap();
+    anchors
+        .add_pem(&pem, AnchorKind::TestApple, "root.pem")
+        .unwrap();
+    let options = PreflightOptions {
+        signature: smbless::codesign::VerifyOptions {
+            anchors,
+            at: None,
+            threads: 0,
+        },
+        label: None,
+    };
+    for name in [
+        "smappservice-good",
+        "service-plist-unreadable",
+        "service-label-missing",
+        "bundle-program-missing",
+        "bundle-program-outside-bundle",
+        "bundle-program-not-found",
+        "bundle-program-not-file",
+        "bundle-program-unsigned",
+        "bundle-program-signature-invalid",
+    ] {
+        let app = format!("fixtures/contract/{name}.app");
+        // Relative, as verify is run (the test runs in the package's directory).
+        let preflight = check_daemon(
+            std::path::Path::new(&app),
+            "com.example.smbless.daemon.plist",
+            &options,
+        );
+        let (_, report) = verify_json(&app, &[]);
+        // The pre-flight speaks of daemons; verify of daemons and agents.
+        let preflight: Vec<(String, String)> = preflight
+            .findings
+            .iter()
+            .map(|f| {
+                let id = f.id.as_str().replace("daemon-", "service-");
+                (id, f.message.clone())
+            })
+            .collect();
+        let verified: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_string(),
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(preflight, verified, "{name}");
+    }
+}
