@@ -298,7 +298,7 @@ impl Check<'_> {
             let dict = s.entitlements.as_ref().and_then(Value::as_dictionary)?;
             GET_TASK_ALLOW
                 .iter()
-                .find(|k| dict.get(**k).and_then(Value::as_boolean) == Some(true))
+                .find(|k| dict.get(k).and_then(Value::as_boolean) == Some(true))
                 .map(|k| (s.arch.as_str(), *k))
         });
         if let Some((arch, entitlement)) = debuggable {
