@@ -291,6 +291,9 @@ const CASES: &[(&str, &[&str], bool)] = &[
         &["launchd-loader-environment"],
         false,
     ),
+    // --- login items ------------------------------------------------------------------------------
+    ("login-item-good", &[], true),
+    ("login-item-wrong-team", &["login-item-wrong-team"], false),
     // --- migration: both mechanisms in one app ---------------------------------------------------
     ("migration-same-label", &["migration-same-label"], true),
     (
@@ -743,6 +746,7 @@ fn every_finding_id_is_produced_by_some_fixture() {
         "service-plist-unsealed",
         "associated-bundle-identifiers",
         "authorized-clients-ignored",
+        "login-item-wrong-team",
         "migration-same-label",
         "migration-requirement-unsatisfied",
         "migration-installed-helper",

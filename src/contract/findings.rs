@@ -191,6 +191,8 @@ finding_ids! {
     AssociatedBundleIdentifiers = "associated-bundle-identifiers", Warning;
     /// The daemon's Info.plist has `SMAuthorizedClients`, which SMAppService ignores: the daemon must check its clients itself.
     AuthorizedClientsIgnored = "authorized-clients-ignored", Warning;
+    /// A login item in `Contents/Library/LoginItems` is signed by another team than the app: it cannot be enabled.
+    LoginItemWrongTeam = "login-item-wrong-team", Error;
     // --- migration from SMJobBless to SMAppService ------------------------------------------
     /// An SMJobBless helper and an SMAppService daemon share a label: registration conflicts with the blessed job until it is removed.
     MigrationSameLabel = "migration-same-label", Warning;

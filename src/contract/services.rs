@@ -311,8 +311,9 @@ impl Check<'_> {
         }
     }
 
-    /// Login items: each entry of `Contents/Library/LoginItems`, listed as a job.
-    pub(super) fn login_items(&mut self, bundle: &Bundle) {
+    /// Login items: each entry of `Contents/Library/LoginItems`, listed as a job, and signed by
+    /// the app's team (their signatures are part of the app's, as nested code).
+    pub(super) fn login_items(&mut self, bundle: &Bundle, app_code: Option<&Code>) {
         for name in login_items(bundle) {
             let path = bundle.root().join(LOGIN_ITEMS_DIR).join(&name);
             let info = crate::bundle::read_plist_file(&path.join("Contents/Info.plist")).ok();
@@ -322,6 +323,18 @@ impl Check<'_> {
             };
             let (label, version) = (string("CFBundleIdentifier"), string("CFBundleVersion"));
             let code = self.examine(&path).ok();
+            let (_, app_team) = app_code.map(Code::identity).unwrap_or((None, None));
+            let (_, team) = code.as_ref().map(Code::identity).unwrap_or((None, None));
+            if let (Some(app_team), Some(team)) = (app_team, team) {
+                if app_team != team {
+                    self.push(Finding::new(
+                        FindingId::LoginItemWrongTeam,
+                        display(&path),
+                        format!("the login item is signed by team {team}; the app by team {app_team}: SMAppService.loginItem(identifier:) and SMLoginItemSetEnabled refuse a login item of another team"),
+                        "sign the login item with the app's own signing identity",
+                    ));
+                }
+            }
             self.facts.jobs.push(JobFacts {
                 kind: Mechanism::LoginItem,
                 key: label.clone().unwrap_or_else(|| name.clone()),

@@ -170,7 +170,7 @@ pub(super) fn run(app: &Path, options: &VerifyOptions) -> (Report, AppFacts) {
             check.helpers(&bundle, app_code.as_ref(), &mut report.helpers);
         }
         check.services(&bundle, app_code.as_ref());
-        check.login_items(&bundle);
+        check.login_items(&bundle, app_code.as_ref());
         check.migration();
         check.facts.code = app_code;
     }
