@@ -196,46 +196,67 @@ fn check_label(plist: &Plist<'_>, expected: Option<&str>, job: &mut ServiceJob) 
 
 /// Read a plist without following a symlink or blocking on a FIFO; the error is a problem.
 pub fn read_plist_nofollow(path: &Path) -> Result<Plist<'static>, (ServiceRule, String)> {
+    let raw = read_regular_nofollow(path, MAX_INFO_PLIST_SIZE).map_err(|e| match e {
+        ReadError::Missing => (ServiceRule::PlistMissing, "missing".to_owned()),
+        ReadError::Symlink => (
+            ServiceRule::PlistUnreadable,
+            "is a symbolic link; expected a regular file sealed by the app's signature".to_owned(),
+        ),
+        ReadError::Other(message) => (ServiceRule::PlistUnreadable, message),
+    })?;
+    Plist::parse(raw, PlistSource(path.display().to_string())).map_err(|e| {
+        (
+            ServiceRule::PlistUnreadable,
+            format!("not a plist dictionary: {e}"),
+        )
+    })
+}
+
+/// Why [`read_regular_nofollow`] read nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Nothing at the path.
+    Missing,
+    /// The last component is a symbolic link (not followed).
+    Symlink,
+    /// Anything else, said in words (not a regular file, too large, an I/O error).
+    Other(String),
+}
+
+/// The bytes of the regular file at `path`, at most `max` of them: opened with `O_NOFOLLOW`
+/// (a symlink in its place is not followed) and `O_NONBLOCK` (a FIFO does not block), checked
+/// to be a regular file with `fstat` before reading.
+pub fn read_regular_nofollow(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     use rustix::fs::{Mode, OFlags};
-    let unreadable = |what: String| (ServiceRule::PlistUnreadable, what);
+    let other = |what: String| ReadError::Other(what);
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = match rustix::fs::open(path, flags, Mode::empty()) {
         Ok(fd) => fd,
-        Err(e) if e == rustix::io::Errno::NOENT => {
-            return Err((ServiceRule::PlistMissing, "missing".to_owned()))
-        }
-        Err(e) if e == rustix::io::Errno::LOOP => {
-            return Err(unreadable(
-                "is a symbolic link; expected a regular file sealed by the app's signature"
-                    .to_owned(),
-            ))
-        }
-        Err(e) => return Err(unreadable(format!("cannot open: {}", io::Error::from(e)))),
+        Err(e) if e == rustix::io::Errno::NOENT => return Err(ReadError::Missing),
+        Err(e) if e == rustix::io::Errno::LOOP => return Err(ReadError::Symlink),
+        Err(e) => return Err(other(format!("cannot open: {}", io::Error::from(e)))),
     };
     let file = fs::File::from(fd);
     let meta = file
         .metadata()
-        .map_err(|e| unreadable(format!("cannot stat: {e}")))?;
+        .map_err(|e| other(format!("cannot stat: {e}")))?;
     if !meta.is_file() {
-        return Err(unreadable("is not a regular file".to_owned()));
+        return Err(other("is not a regular file".to_owned()));
     }
-    if meta.len() > MAX_INFO_PLIST_SIZE {
-        return Err(unreadable(format!(
-            "{} bytes; expected at most {MAX_INFO_PLIST_SIZE}",
+    if meta.len() > max {
+        return Err(other(format!(
+            "{} bytes; expected at most {max}",
             meta.len()
         )));
     }
     let mut raw = Vec::new();
-    file.take(MAX_INFO_PLIST_SIZE + 1)
+    file.take(max + 1)
         .read_to_end(&mut raw)
-        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
-    if raw.len() as u64 > MAX_INFO_PLIST_SIZE {
-        return Err(unreadable(format!(
-            "grew past {MAX_INFO_PLIST_SIZE} bytes while read"
-        )));
+        .map_err(|e| other(format!("cannot read: {e}")))?;
+    if raw.len() as u64 > max {
+        return Err(other(format!("grew past {max} bytes while read")));
     }
-    Plist::parse(raw, PlistSource(path.display().to_string()))
-        .map_err(|e| unreadable(format!("not a plist dictionary: {e}")))
+    Ok(raw)
 }
 
 /// Whether `program` is a non-empty relative path of normal components only.
@@ -373,5 +394,65 @@ fn without_path(e: &ExamineError) -> String {
             format!("not a readable Mach-O or ELF file: {source}")
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_regular_files_up_to_the_cap_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_regular_nofollow(&file, 5).unwrap(), b"12345");
+        let Err(ReadError::Other(message)) = read_regular_nofollow(&file, 4) else {
+            panic!("a file over the cap was read");
+        };
+        assert_eq!(message, "5 bytes; expected at most 4");
+        assert_eq!(
+            read_regular_nofollow(&dir.path().join("nope"), 5),
+            Err(ReadError::Missing)
+        );
+    }
+
+    #[test]
+    fn neither_follows_links_nor_blocks_on_fifos_nor_reads_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"x").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(read_regular_nofollow(&link, 5), Err(ReadError::Symlink));
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(
+            read_regular_nofollow(&fifo, 5),
+            Err(ReadError::Other("is not a regular file".into()))
+        );
+        assert_eq!(
+            read_regular_nofollow(dir.path(), 5),
+            Err(ReadError::Other("is not a regular file".into()))
+        );
+    }
+
+    #[test]
+    fn service_plists_are_listed_by_kind_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let daemons = dir.path().join(ServiceKind::Daemon.dir());
+        fs::create_dir_all(&daemons).unwrap();
+        for name in ["b.plist", "a.plist", "notes.txt"] {
+            fs::write(daemons.join(name), b"").unwrap();
+        }
+        assert_eq!(
+            list_plists(dir.path(), ServiceKind::Daemon),
+            ["a.plist", "b.plist"]
+        );
+        assert!(list_plists(dir.path(), ServiceKind::Agent).is_empty());
     }
 }

@@ -5,8 +5,6 @@
 //! seal of the plist, the keys — and login items in `Contents/Library/LoginItems`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::io::Read;
 use std::path::Path;
 
 use plist::{Dictionary, Value};
@@ -316,7 +314,7 @@ impl Check<'_> {
     pub(super) fn login_items(&mut self, bundle: &Bundle, app_code: Option<&Code>) {
         for name in login_items(bundle) {
             let path = bundle.root().join(LOGIN_ITEMS_DIR).join(&name);
-            let info = crate::bundle::read_plist_file(&path.join("Contents/Info.plist")).ok();
+            let info = app_service::read_plist_nofollow(&path.join("Contents/Info.plist")).ok();
             let string = |key: &str| {
                 info.as_ref()
                     .and_then(|p| p.string(key).ok().flatten().map(str::to_string))
@@ -353,9 +351,69 @@ impl Check<'_> {
 /// The files the app's `Contents/_CodeSignature/CodeResources` seals (paths relative to
 /// `Contents/`); `None` when the app has no readable seal (its signature finding says why).
 fn sealed_files(root: &Path) -> Option<BTreeSet<String>> {
-    let file = fs::File::open(root.join("Contents/_CodeSignature/CodeResources")).ok()?;
-    let mut raw = Vec::new();
-    file.take(MAX_CODE_RESOURCES).read_to_end(&mut raw).ok()?;
+    let path = root.join("Contents/_CodeSignature/CodeResources");
+    let raw = app_service::read_regular_nofollow(&path, MAX_CODE_RESOURCES).ok()?;
     let seal = CodeResources::parse(&raw).ok()?;
     Some(seal.files.into_keys().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_in_place_of_the_seal_is_no_seal_and_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let sig = dir.path().join("Contents/_CodeSignature");
+        std::fs::create_dir_all(&sig).unwrap();
+        assert!(std::process::Command::new("mkfifo")
+            .arg(sig.join("CodeResources"))
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(sealed_files(dir.path()), None);
+    }
+
+    #[test]
+    fn the_seal_lists_the_plists_it_covers() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/contract/smappservice-good.app");
+        let sealed = sealed_files(&root).unwrap();
+        assert!(sealed.contains("Library/LaunchDaemons/com.example.smbless.daemon.plist"));
+        assert!(sealed.contains("Library/LaunchAgents/com.example.smbless.agent.plist"));
+    }
+
+    #[test]
+    fn keys_match_in_any_case_as_launchd_matches_them() {
+        let mut dict = Dictionary::new();
+        dict.insert("machservices".into(), Value::Boolean(true));
+        assert_eq!(
+            key(&dict, "MachServices").map(|(k, _)| k),
+            Some("machservices")
+        );
+        assert!(key(&dict, "Sockets").is_none());
+    }
+
+    #[test]
+    fn every_shared_rule_has_a_finding() {
+        use ServiceRule::*;
+        let rules = [
+            PlistMissing,
+            PlistUnreadable,
+            LabelMissing,
+            LabelMismatch,
+            ProgramMissing,
+            ProgramOutsideBundle,
+            ProgramNotFound,
+            ProgramNotFile,
+            ProgramUnsigned,
+            ProgramSignatureInvalid,
+        ];
+        for rule in rules {
+            assert_eq!(
+                finding_id(rule).severity(),
+                crate::contract::Severity::Error
+            );
+        }
+    }
 }
