@@ -56,60 +56,72 @@ impl Check<'_> {
         let mut labels: BTreeMap<String, String> = BTreeMap::new();
         for kind in [ServiceKind::Daemon, ServiceKind::Agent] {
             for name in app_service::list_plists(root, kind) {
-                let path = root.join(kind.dir()).join(&name);
-                let job = app_service::check_job(root, &path, None, &self.options.signature);
-                let shown = display(&path);
-                for p in &job.problems {
-                    self.push(Finding::new(
-                        finding_id(p.rule),
-                        display(&p.path),
-                        p.message.clone(),
-                        p.hint.clone(),
-                    ));
-                }
+                let job = self.service(root, kind, &name, sealed.as_ref(), app_code);
                 if let Some(label) = &job.label {
+                    let shown = job.plist.clone().unwrap_or_default();
                     if let Some(first) = labels.insert(label.clone(), shown.clone()) {
                         self.push(Finding::new(
                             FindingId::ServiceLabelDuplicate,
-                            shown.clone(),
+                            shown,
                             format!("`Label` {label:?} is also the label of {first}: launchd holds one job per label, so only one of them can be registered"),
                             "give every job plist of the app its own label",
                         ));
                     }
                 }
-                let relative = format!("{}/{name}", kind.dir().trim_start_matches("Contents/"));
-                if let Some(sealed) = &sealed {
-                    if !sealed.contains(&relative) {
-                        self.push(Finding::new(
-                            FindingId::ServicePlistUnsealed,
-                            shown.clone(),
-                            format!("Contents/{relative} is not listed in the app's Contents/_CodeSignature/CodeResources: the app's signature does not cover the plist SMAppService registers"),
-                            "add the plist to the app before signing it (a Copy Files build phase), then sign the app",
-                        ));
-                    }
-                }
-                if let Some(plist) = &job.plist {
-                    self.service_keys(kind, &shown, plist.dictionary(), job.label.as_deref());
-                }
-                let mut facts = JobFacts {
-                    kind: Mechanism::service(kind),
-                    key: name.clone(),
-                    label: job.label.clone(),
-                    plist: Some(shown.clone()),
-                    program: job.program_named.as_deref().map(display),
-                    version: None,
-                    code: None,
-                    authorized_clients: Vec::new(),
-                    app_requirement: None,
-                };
-                if let (Some(program), Some(exam)) = (&job.program_named, job.exam) {
-                    let code = Code { exam };
-                    facts.version = self.service_program(kind, program, &code, app_code);
-                    facts.code = Some(code);
-                }
-                self.facts.jobs.push(facts);
+                self.facts.jobs.push(job);
             }
         }
+    }
+
+    /// Check one job plist of `kind` named `name`; what was learnt about it.
+    fn service(
+        &mut self,
+        root: &Path,
+        kind: ServiceKind,
+        name: &str,
+        sealed: Option<&BTreeSet<String>>,
+        app_code: Option<&Code>,
+    ) -> JobFacts {
+        let path = root.join(kind.dir()).join(name);
+        let job = app_service::check_job(root, &path, None, &self.options.signature);
+        let shown = display(&path);
+        for p in &job.problems {
+            self.push(Finding::new(
+                finding_id(p.rule),
+                display(&p.path),
+                p.message.clone(),
+                p.hint.clone(),
+            ));
+        }
+        let relative = format!("{}/{name}", kind.dir().trim_start_matches("Contents/"));
+        if sealed.is_some_and(|s| !s.contains(&relative)) {
+            self.push(Finding::new(
+                FindingId::ServicePlistUnsealed,
+                shown.clone(),
+                format!("Contents/{relative} is not listed in the app's Contents/_CodeSignature/CodeResources: the app's signature does not cover the plist SMAppService registers"),
+                "add the plist to the app before signing it (a Copy Files build phase), then sign the app",
+            ));
+        }
+        if let Some(plist) = &job.plist {
+            self.service_keys(kind, &shown, plist.dictionary(), job.label.as_deref());
+        }
+        let mut facts = JobFacts {
+            kind: Mechanism::service(kind),
+            key: name.to_string(),
+            label: job.label.clone(),
+            plist: Some(shown),
+            program: job.program_named.as_deref().map(display),
+            version: None,
+            code: None,
+            authorized_clients: Vec::new(),
+            app_requirement: None,
+        };
+        if let (Some(program), Some(exam)) = (&job.program_named, job.exam) {
+            let code = Code { exam };
+            facts.version = self.service_program(kind, program, &code, app_code);
+            facts.code = Some(code);
+        }
+        facts
     }
 
     /// What launchd makes of the job's keys.
