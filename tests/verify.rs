@@ -191,14 +191,16 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ),
     ("requirement-syntax", &["requirement-syntax"], false),
     ("slices-disagree", &["slices-disagree"], false),
+    // The first SMAppService layout (issue 12): an Intel-only daemon without the hardened
+    // runtime, whose Info.plist still carries SMAuthorizedClients.
     (
         "smappservice-layout",
         &[
-            "helper-dir-missing",
-            "privileged-executables-missing",
-            "smappservice-plist",
+            "authorized-clients-ignored",
+            "bundle-program-intel-only",
+            "bundle-program-not-hardened",
         ],
-        false,
+        true,
     ),
     (
         "two-helpers-one-mismatch",
@@ -206,7 +208,369 @@ const CASES: &[(&str, &[&str], bool)] = &[
         false,
     ),
     ("unreachable-helper", &["unreachable"], true),
+    // --- SMAppService daemons and agents (scripts/fixtures/service-apps.sh) ----------------------
+    ("smappservice-good", &[], true),
+    (
+        "service-plist-unreadable",
+        &["service-plist-unreadable"],
+        false,
+    ),
+    ("service-label-missing", &["service-label-missing"], false),
+    (
+        "service-label-duplicate",
+        &["service-label-duplicate"],
+        false,
+    ),
+    ("bundle-program-missing", &["bundle-program-missing"], false),
+    (
+        "bundle-program-outside-bundle",
+        &["bundle-program-outside-bundle"],
+        false,
+    ),
+    (
+        "bundle-program-not-found",
+        &["bundle-program-not-found"],
+        false,
+    ),
+    (
+        "bundle-program-not-file",
+        &["bundle-program-not-file"],
+        false,
+    ),
+    (
+        "bundle-program-unsigned",
+        &["bundle-program-unsigned"],
+        false,
+    ),
+    (
+        "bundle-program-signature-invalid",
+        &["bundle-program-signature-invalid"],
+        false,
+    ),
+    (
+        "bundle-program-wrong-team",
+        &["bundle-program-wrong-team"],
+        false,
+    ),
+    (
+        "bundle-program-intel-only",
+        &["bundle-program-intel-only"],
+        true,
+    ),
+    (
+        "bundle-program-not-hardened",
+        &["bundle-program-not-hardened"],
+        true,
+    ),
+    (
+        "bundle-program-get-task-allow",
+        &["bundle-program-get-task-allow"],
+        true,
+    ),
+    ("service-program-key", &["service-program-key"], true),
+    // A plist dropped in after signing also breaks the app's seal.
+    (
+        "service-plist-unsealed",
+        &["app-signature-invalid", "service-plist-unsealed"],
+        false,
+    ),
+    (
+        "associated-bundle-identifiers",
+        &["associated-bundle-identifiers"],
+        true,
+    ),
+    (
+        "authorized-clients-ignored",
+        &["authorized-clients-ignored"],
+        true,
+    ),
+    ("service-unreachable", &["unreachable"], true),
+    ("service-not-on-demand", &["not-on-demand"], true),
+    (
+        "service-loader-environment",
+        &["launchd-loader-environment"],
+        false,
+    ),
+    // --- login items ------------------------------------------------------------------------------
+    ("login-item-good", &[], true),
+    ("login-item-wrong-team", &["login-item-wrong-team"], false),
+    // --- migration: both mechanisms in one app ---------------------------------------------------
+    ("migration-same-label", &["migration-same-label"], true),
+    (
+        "migration-requirement-unsatisfied",
+        &["migration-requirement-unsatisfied", "migration-same-label"],
+        true,
+    ),
+    ("migration-cleanup", &["migration-cleanup"], true),
 ];
+
+/// `verify NEW --previous OLD` (fixtures/contract/upgrade): golden name, new build, previous
+/// build, the finding ids (exactly), and whether it is ok.
+const UPGRADES: &[(&str, &str, &str, &[&str], bool)] = &[
+    (
+        "upgrade-clean",
+        "upgrade/blessed-1.1",
+        "upgrade/blessed-1.0",
+        &[],
+        true,
+    ),
+    (
+        "upgrade-version-not-newer",
+        "upgrade/blessed-1.0",
+        "upgrade/blessed-1.0",
+        &["upgrade-version-not-newer"],
+        false,
+    ),
+    (
+        "upgrade-identity-changed",
+        "upgrade/blessed-other-identifier",
+        "upgrade/blessed-1.0",
+        &[
+            "upgrade-helper-requirement-unsatisfied",
+            "upgrade-identity-changed",
+        ],
+        false,
+    ),
+    (
+        "upgrade-client-requirement-unsatisfied",
+        "upgrade/app-renamed",
+        "upgrade/blessed-1.0",
+        &["upgrade-client-requirement-unsatisfied"],
+        false,
+    ),
+    (
+        "upgrade-label-changed",
+        "upgrade/service-relabeled",
+        "smappservice-good",
+        &["upgrade-label-changed"],
+        false,
+    ),
+    (
+        "upgrade-migration",
+        "smappservice-good",
+        "upgrade/blessed-1.0",
+        &["upgrade-job-added", "upgrade-job-removed"],
+        true,
+    ),
+];
+
+#[test]
+fn previous_builds_report_each_upgrade_break() {
+    for (name, new, old, expected, ok) in UPGRADES {
+        let new = format!("fixtures/contract/{new}.app");
+        let old = format!("fixtures/contract/{old}.app");
+        let (code, report) = verify_json(&new, &["--previous", &old]);
+        let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        assert_eq!(ids(&report), expected, "{name}");
+        assert_eq!(report["ok"], *ok, "{name}");
+        assert_eq!(code, if *ok { 0 } else { 1 }, "{name}: exit code");
+        assert_eq!(report["previous"]["path"], old.as_str(), "{name}");
+        golden(name, &report);
+    }
+}
+
+#[test]
+fn upgrade_findings_say_what_stops_matching() {
+    let (_, report) = verify_json(
+        "fixtures/contract/upgrade/blessed-other-identifier.app",
+        &["--previous", "fixtures/contract/upgrade/blessed-1.0.app"],
+    );
+    let changed = finding(&report, "upgrade-identity-changed");
+    let message = changed["message"].as_str().unwrap();
+    assert!(
+        message.contains("identifier com.example.smbless.helper → com.example.smbless.helper.v2"),
+        "{message}"
+    );
+    assert!(message.contains("SMPrivilegedExecutables"), "{message}");
+    // Migrating to SMAppService: the blessed helper is removed from the new build, which must
+    // say how to clean it up; the daemon and the agent are new.
+    let (_, report) = verify_json(
+        "fixtures/contract/smappservice-good.app",
+        &["--previous", "fixtures/contract/upgrade/blessed-1.0.app"],
+    );
+    let removed = finding(&report, "upgrade-job-removed");
+    assert!(removed["hint"]
+        .as_str()
+        .unwrap()
+        .contains("smbless remove com.example.smbless.helper"));
+    let added: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "upgrade-job-added")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert!(added[0].contains("smappservice-daemon com.example.smbless.daemon"));
+    assert!(added[1].contains("smappservice-agent com.example.smbless.agent"));
+    // The other formats carry the same ids.
+    let (code, stdout, _) = verify(
+        "fixtures/contract/upgrade/blessed-1.0.app",
+        &[
+            "--previous",
+            "fixtures/contract/upgrade/blessed-1.0.app",
+            "--format",
+            "github",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(String::from_utf8(stdout)
+        .unwrap()
+        .contains("title=smbless upgrade-version-not-newer::"));
+    // A missing previous build is a usage error, not a finding.
+    let (code, _, stderr) = verify(
+        "fixtures/contract/smappservice-good.app",
+        &["--previous", "fixtures/contract/upgrade/Nope.app"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("Nope.app: no such file or directory"),
+        "{stderr}"
+    );
+}
+
+fn finding<'r>(report: &'r Value, id: &str) -> &'r Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {report}"))
+}
+
+#[test]
+fn mechanisms_and_jobs_are_listed() {
+    let (_, report) = verify_json("fixtures/contract/smappservice-good.app", &[]);
+    assert_eq!(
+        report["mechanisms"],
+        serde_json::json!(["smappservice-daemon", "smappservice-agent"])
+    );
+    let jobs = report["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0]["kind"], "smappservice-daemon");
+    assert_eq!(jobs[0]["label"], "com.example.smbless.daemon");
+    assert_eq!(
+        jobs[0]["plist"],
+        "fixtures/contract/smappservice-good.app/Contents/Library/LaunchDaemons/com.example.smbless.daemon.plist"
+    );
+    assert_eq!(
+        jobs[0]["program"],
+        "fixtures/contract/smappservice-good.app/Contents/Resources/com.example.smbless.daemon"
+    );
+    assert_eq!(jobs[0]["version"], "1.0");
+    assert_eq!(jobs[0]["team_id"], "EXAMPLE123");
+    assert!(jobs[0]["designated_requirement"]
+        .as_str()
+        .unwrap()
+        .contains("identifier \"com.example.smbless.daemon\""));
+    // The agent's plist is a binary plist.
+    assert_eq!(jobs[1]["kind"], "smappservice-agent");
+    assert_eq!(jobs[1]["label"], "com.example.smbless.agent");
+    // An SMJobBless app lists its helper as a job too.
+    let (_, report) = verify_json("fixtures/contract/migration-cleanup.app", &[]);
+    assert_eq!(
+        report["mechanisms"],
+        serde_json::json!(["smjobbless", "smappservice-daemon"])
+    );
+    let kinds: Vec<&str> = report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["smjobbless", "smappservice-daemon"]);
+    assert_eq!(report["jobs"][0]["plist"], Value::Null);
+}
+
+#[test]
+fn login_items_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("A.app");
+    copy_dir(
+        &root().join("fixtures/contract/smappservice-good.app"),
+        &app,
+    );
+    copy_dir(
+        &root().join("fixtures/apps/Example.app"),
+        &app.join("Contents/Library/LoginItems/Example.app"),
+    );
+    let (_, report) = verify_json(app.to_str().unwrap(), &[]);
+    assert_eq!(
+        report["mechanisms"],
+        serde_json::json!(["smappservice-daemon", "smappservice-agent", "login-item"])
+    );
+    let item = &report["jobs"][2];
+    assert_eq!(item["kind"], "login-item");
+    assert_eq!(item["label"], "com.example.smbless.app");
+    assert_eq!(item["version"], "1.0");
+    // Added after the app was signed: the app's seal no longer holds.
+    assert!(ids(&report).contains("app-signature-invalid"));
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_installed_blessed_helper_blocks_the_daemon_with_the_exact_removal_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = std::fs::canonicalize(dir.path()).unwrap();
+    let staging = staging.to_str().unwrap();
+    // Without anything installed, the migrating app only carries the migration warning.
+    let (code, report) = verify_json(
+        "fixtures/contract/migration-same-label.app",
+        &["--root", staging],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert!(!ids(&report).contains("migration-installed-helper"));
+    // Bless the old SMJobBless build into the staging root.
+    let out = Command::cargo_bin("smbless")
+        .unwrap()
+        .current_dir(root())
+        .args(["bless", "fixtures/apps/Example.app", "--root", staging])
+        .args(["--testing-treat-as-apple-root", TEST_ROOT])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, report) = verify_json(
+        "fixtures/contract/migration-same-label.app",
+        &["--root", staging],
+    );
+    assert_eq!(code, 1, "{report}");
+    let found = finding(&report, "migration-installed-helper");
+    assert_eq!(found["severity"], "error");
+    assert_eq!(
+        found["path"],
+        format!("{staging}/Library/LaunchDaemons/com.example.smbless.helper.plist").as_str()
+    );
+    assert!(found["message"]
+        .as_str()
+        .unwrap()
+        .contains("com.example.smbless.helper 1.0"));
+    assert_eq!(
+        found["hint"],
+        format!("remove it first, as root: `smbless remove com.example.smbless.helper --root {staging}`").as_str()
+    );
+    // The app carrying only SMAppService daemons of other labels is not blocked.
+    let (_, report) = verify_json(
+        "fixtures/contract/smappservice-good.app",
+        &["--root", staging],
+    );
+    assert!(!ids(&report).contains("migration-installed-helper"));
+}
 
 #[test]
 fn every_contract_fixture_reports_its_findings() {
@@ -318,9 +682,13 @@ fn every_finding_id_is_produced_by_some_fixture() {
     for (_, expected, _) in CASES {
         seen.extend(expected.iter().map(|s| s.to_string()));
     }
+    for (_, _, _, expected, _) in UPGRADES {
+        seen.extend(expected.iter().map(|s| s.to_string()));
+    }
     seen.insert("installed-client-requirement-unsatisfied".into());
     seen.insert("version-not-newer".into());
-    // The ids the issue lists, plus the ones smbless adds.
+    seen.insert("migration-installed-helper".into()); // with --root, tested above
+                                                      // The ids the issue lists, plus the ones smbless adds.
     let listed = [
         "app-not-bundle",
         "app-signature-invalid",
@@ -360,6 +728,36 @@ fn every_finding_id_is_produced_by_some_fixture() {
         "launchd-socket-path",
         "launchd-network-socket",
         "launchd-umask",
+        // issue 13: SMAppService, migration, upgrade
+        "service-plist-unreadable",
+        "service-label-missing",
+        "service-label-duplicate",
+        "bundle-program-missing",
+        "bundle-program-outside-bundle",
+        "bundle-program-not-found",
+        "bundle-program-not-file",
+        "bundle-program-unsigned",
+        "bundle-program-signature-invalid",
+        "bundle-program-wrong-team",
+        "bundle-program-intel-only",
+        "bundle-program-not-hardened",
+        "bundle-program-get-task-allow",
+        "service-program-key",
+        "service-plist-unsealed",
+        "associated-bundle-identifiers",
+        "authorized-clients-ignored",
+        "login-item-wrong-team",
+        "migration-same-label",
+        "migration-requirement-unsatisfied",
+        "migration-installed-helper",
+        "migration-cleanup",
+        "upgrade-label-changed",
+        "upgrade-identity-changed",
+        "upgrade-version-not-newer",
+        "upgrade-client-requirement-unsatisfied",
+        "upgrade-helper-requirement-unsatisfied",
+        "upgrade-job-removed",
+        "upgrade-job-added",
     ];
     // app-not-bundle needs no fixture: any directory without Contents/ (tested below).
     for id in listed.iter().filter(|id| **id != "app-not-bundle") {
@@ -496,4 +894,64 @@ fn an_entry_smprivilegedexecutables_does_not_name_is_a_warning_an_error_under_st
         .collect();
     assert_eq!(strict.len(), 1);
     assert_eq!(strict[0]["severity"], "error");
+}
+
+#[test]
+fn register_check_and_verify_share_one_implementation() {
+    use smbless::codesign::trust::{AnchorKind, Anchors};
+    use smbless::service_management::{check_daemon, PreflightOptions};
+    let mut anchors = Anchors::empty();
+    let pem = std::fs::read(root().join(TEST_ROOT)).unwrap();
+    anchors
+        .add_pem(&pem, AnchorKind::TestApple, "root.pem")
+        .unwrap();
+    let options = PreflightOptions {
+        signature: smbless::codesign::VerifyOptions {
+            anchors,
+            at: None,
+            threads: 0,
+        },
+        label: None,
+    };
+    for name in [
+        "smappservice-good",
+        "service-plist-unreadable",
+        "service-label-missing",
+        "bundle-program-missing",
+        "bundle-program-outside-bundle",
+        "bundle-program-not-found",
+        "bundle-program-not-file",
+        "bundle-program-unsigned",
+        "bundle-program-signature-invalid",
+    ] {
+        let app = format!("fixtures/contract/{name}.app");
+        // Relative, as verify is run (the test runs in the package's directory).
+        let preflight = check_daemon(
+            std::path::Path::new(&app),
+            "com.example.smbless.daemon.plist",
+            &options,
+        );
+        let (_, report) = verify_json(&app, &[]);
+        // The pre-flight speaks of daemons; verify of daemons and agents.
+        let preflight: Vec<(String, String)> = preflight
+            .findings
+            .iter()
+            .map(|f| {
+                let id = f.id.as_str().replace("daemon-", "service-");
+                (id, f.message.clone())
+            })
+            .collect();
+        let verified: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_string(),
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(preflight, verified, "{name}");
+    }
 }

@@ -1,10 +1,10 @@
 //! `smbless verify APP`: the whole app↔helper contract, for people and for CI.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
-use smbless::contract::{self, FindingId, Report, Severity};
+use smbless::contract::{self, Finding, FindingId, Mechanism, Report, Severity};
 use smbless::install::{self, InstalledAt, PredictOptions};
 
 use super::bless::{backend_for_prediction, PolicyArgs};
@@ -41,6 +41,9 @@ pub struct VerifyArgs {
     /// Predict the install against this installed helper file.
     #[arg(long, value_name = "PATH")]
     installed: Option<PathBuf>,
+    /// Compare with the previous build (OLD.app): would this one upgrade cleanly over it?
+    #[arg(long, value_name = "OLD.app")]
+    previous: Option<PathBuf>,
     /// Also require SMJobBlessUtil.py's string equality between requirements and designated
     /// requirements.
     #[arg(long)]
@@ -63,7 +66,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         signature: signature.clone(),
         strict: args.strict,
     };
-    let mut report = contract::verify(&args.app, &options)?;
+    let mut report = match &args.previous {
+        Some(previous) => contract::verify_upgrade(&args.app, previous, &options)?,
+        None => contract::verify(&args.app, &options)?,
+    };
+    if let Some(root) = &args.root {
+        let trust = install::ContractTrust::new(signature.clone());
+        installed_blessed_jobs(&mut report, root, &trust, args.policy.policy())?;
+    }
     let at = match (args.root, args.installed) {
         (Some(root), _) => Some(InstalledAt::Root(root)),
         (None, Some(path)) => Some(InstalledAt::File(path)),
@@ -89,6 +99,54 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::from_ok(report.ok))
 }
 
+/// Migration with `--root`: an SMJobBless helper installed under `root` with the label of one
+/// of the app's SMAppService daemons blocks the daemon's registration.
+fn installed_blessed_jobs(
+    report: &mut Report,
+    root: &Path,
+    trust: &install::ContractTrust,
+    policy: install::Policy,
+) -> anyhow::Result<()> {
+    let labels: Vec<String> = report
+        .jobs
+        .iter()
+        .filter(|j| j.kind == Mechanism::SmappserviceDaemon)
+        .filter_map(|j| j.label.clone())
+        .filter(|l| install::validate_label(l).is_ok())
+        .collect();
+    let backend = backend_for_prediction();
+    for label in labels {
+        let opts = install::StatusOptions {
+            root: root.to_path_buf(),
+            app: None,
+            service: backend.as_ref(),
+            trust,
+            policy: policy.clone(),
+        };
+        let status = install::status(Some(&label), &opts)?;
+        let Some(helper) = status
+            .helpers
+            .iter()
+            .find(|h| h.installed || h.program.is_some())
+        else {
+            continue;
+        };
+        let command = format!("smbless remove {label} --root {}", root.display());
+        report.findings.push(Finding::new(
+            FindingId::MigrationInstalledHelper,
+            helper.plist.display().to_string(),
+            format!(
+                "an SMJobBless helper {label}{} is installed under {}: SMAppService cannot register the daemon {label} while that job exists",
+                helper.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
+                root.display()
+            ),
+            format!("remove it first, as root: `{command}`"),
+        ));
+    }
+    report.ok = report.count(Severity::Error) == 0;
+    Ok(())
+}
+
 fn print_human(report: &Report) {
     let app = &report.app;
     println!(
@@ -99,6 +157,41 @@ fn print_human(report: &Report) {
     );
     if let Some(dr) = &app.designated_requirement {
         println!("  designated requirement: {dr}");
+    }
+    if let Some(previous) = &report.previous {
+        println!(
+            "  previous build: {} ({} {})",
+            previous.path,
+            previous.identifier.as_deref().unwrap_or("no identifier"),
+            previous.version.as_deref().unwrap_or("no version")
+        );
+    }
+    let mechanisms: Vec<&str> = report.mechanisms.iter().map(|m| m.as_str()).collect();
+    println!(
+        "  mechanisms: {}",
+        if mechanisms.is_empty() {
+            "none".to_string()
+        } else {
+            mechanisms.join(", ")
+        }
+    );
+    for job in report
+        .jobs
+        .iter()
+        .filter(|j| j.kind != Mechanism::Smjobbless)
+    {
+        println!(
+            "  {} {} {}",
+            job.kind.as_str(),
+            job.label.as_deref().unwrap_or("(no label)"),
+            job.version.as_deref().unwrap_or("(no version)")
+        );
+        if let Some(program) = &job.program {
+            println!("    program: {program}");
+        }
+        if let Some(dr) = &job.designated_requirement {
+            println!("    designated requirement: {dr}");
+        }
     }
     for helper in &report.helpers {
         println!(

@@ -156,8 +156,67 @@ finding_ids! {
     LaunchdUmask = "launchd-umask", Warning;
     /// `SMAuthorizedClients` has more than one entry (SMJobBlessUtil expects exactly one).
     MultipleAuthorizedClients = "multiple-authorized-clients", Info;
-    /// The app also carries SMAppService daemon plists.
-    SmappservicePlist = "smappservice-plist", Info;
+    // --- SMAppService daemons and agents (Contents/Library/LaunchDaemons|LaunchAgents) ------
+    /// A job plist is not a regular file holding an XML or binary plist dictionary: SMAppService cannot register it.
+    ServicePlistUnreadable = "service-plist-unreadable", Error;
+    /// A job plist has no `Label` string.
+    ServiceLabelMissing = "service-label-missing", Error;
+    /// Two job plists of the app have the same `Label`: only one can be registered.
+    ServiceLabelDuplicate = "service-label-duplicate", Error;
+    /// A job plist has no `BundleProgram` string.
+    BundleProgramMissing = "bundle-program-missing", Error;
+    /// `BundleProgram` is absolute, contains `..`, or resolves through a symlink to outside the bundle.
+    BundleProgramOutsideBundle = "bundle-program-outside-bundle", Error;
+    /// `BundleProgram` names nothing in the bundle.
+    BundleProgramNotFound = "bundle-program-not-found", Error;
+    /// `BundleProgram` is not a regular Mach-O executable.
+    BundleProgramNotFile = "bundle-program-not-file", Error;
+    /// The program is unsigned, ad-hoc or only linker-signed in some slice: SMAppService does not run it.
+    BundleProgramUnsigned = "bundle-program-unsigned", Error;
+    /// The program's signature does not verify.
+    BundleProgramSignatureInvalid = "bundle-program-signature-invalid", Error;
+    /// The program is signed by another team than the app: launchd refuses to spawn it for the app.
+    BundleProgramWrongTeam = "bundle-program-wrong-team", Error;
+    /// The program has no arm64 slice: it runs only under Rosetta, and stops when Rosetta goes away.
+    BundleProgramIntelOnly = "bundle-program-intel-only", Warning;
+    /// The program is not signed with the hardened runtime (notarization refuses it).
+    BundleProgramNotHardened = "bundle-program-not-hardened", Warning;
+    /// The program's entitlements grant `get-task-allow`: debuggers may attach (notarization refuses it).
+    BundleProgramGetTaskAllow = "bundle-program-get-task-allow", Warning;
+    /// `Program` or an absolute `ProgramArguments[0]` names a file outside the app, which its signature does not cover.
+    ServiceProgramKey = "service-program-key", Warning;
+    /// The job plist is not sealed by the app's signature (not listed in `CodeResources`).
+    ServicePlistUnsealed = "service-plist-unsealed", Error;
+    /// `AssociatedBundleIdentifiers` is missing or does not name the app: System Settings shows the job without its app.
+    AssociatedBundleIdentifiers = "associated-bundle-identifiers", Warning;
+    /// The daemon's Info.plist has `SMAuthorizedClients`, which SMAppService ignores: the daemon must check its clients itself.
+    AuthorizedClientsIgnored = "authorized-clients-ignored", Warning;
+    /// A login item in `Contents/Library/LoginItems` is signed by another team than the app: it cannot be enabled.
+    LoginItemWrongTeam = "login-item-wrong-team", Error;
+    // --- migration from SMJobBless to SMAppService ------------------------------------------
+    /// An SMJobBless helper and an SMAppService daemon share a label: registration conflicts with the blessed job until it is removed.
+    MigrationSameLabel = "migration-same-label", Warning;
+    /// The daemon that replaces an SMJobBless helper does not satisfy the requirement the app pins for that helper.
+    MigrationRequirementUnsatisfied = "migration-requirement-unsatisfied", Warning;
+    /// With `--root`: an SMJobBless helper with a daemon's label is installed there and blocks its registration.
+    MigrationInstalledHelper = "migration-installed-helper", Error;
+    /// The app carries both mechanisms: the installer must remove the blessed helper after registering the daemon.
+    MigrationCleanup = "migration-cleanup", Info;
+    // --- upgrade from a previous build (`--previous OLD.app`) --------------------------------
+    /// A job's `Label` differs from the previous build's.
+    UpgradeLabelChanged = "upgrade-label-changed", Error;
+    /// A job's program (or the app) is signed with another identifier or team than in the previous build.
+    UpgradeIdentityChanged = "upgrade-identity-changed", Error;
+    /// An SMJobBless helper's `CFBundleVersion` is not greater than the previous build's: SMJobBless keeps the old one.
+    UpgradeVersionNotNewer = "upgrade-version-not-newer", Error;
+    /// The new app does not satisfy the previous helper's `SMAuthorizedClients`: SMJobBless refuses the update.
+    UpgradeClientRequirementUnsatisfied = "upgrade-client-requirement-unsatisfied", Error;
+    /// The new helper does not satisfy the previous app's requirement for it.
+    UpgradeHelperRequirementUnsatisfied = "upgrade-helper-requirement-unsatisfied", Error;
+    /// A job of the previous build is gone: what it installed stays until removed.
+    UpgradeJobRemoved = "upgrade-job-removed", Warning;
+    /// A job is new in this build.
+    UpgradeJobAdded = "upgrade-job-added", Info;
 }
 
 impl fmt::Display for FindingId {

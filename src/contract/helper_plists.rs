@@ -239,7 +239,7 @@ pub(crate) fn check_launchd_plist(
 /// installer would refuse the helper), warnings warnings. `None` for the rules reported above
 /// in their own words (`Label`, `Program`/`ProgramArguments`) and for
 /// `AssociatedBundleIdentifiers`, which smbless sets and nothing is wrong with.
-fn policy_finding(rule: KeyRule) -> Option<FindingId> {
+pub(super) fn policy_finding(rule: KeyRule) -> Option<FindingId> {
     Some(match rule {
         KeyRule::Program
         | KeyRule::ProgramArguments

@@ -16,6 +16,7 @@ use crate::requirement::{self, evaluate, Requirement};
 
 use super::findings::{Finding, FindingId, Severity};
 use super::helper_plists::{check_info_plist, check_launchd_plist};
+use super::jobs::{detect_mechanisms, AppFacts, JobFacts, JobSummary, Mechanism};
 use super::lint;
 
 /// Options of [`verify`].
@@ -69,7 +70,15 @@ pub struct Report {
     pub ok: bool,
     /// The app.
     pub app: AppSummary,
-    /// The helpers checked.
+    /// With `--previous`: the previous build the app was compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<AppSummary>,
+    /// Every mechanism the app uses to run code outside itself, in this order: SMJobBless,
+    /// SMAppService daemons, SMAppService agents, login items.
+    pub mechanisms: Vec<Mechanism>,
+    /// Every job the app carries, of every mechanism.
+    pub jobs: Vec<JobSummary>,
+    /// The SMJobBless helpers checked.
     pub helpers: Vec<HelperSummary>,
     /// Everything found, in the order checked.
     pub findings: Vec<Finding>,
@@ -122,10 +131,17 @@ pub fn verify(app: &Path, options: &VerifyOptions) -> Result<Report, ContractErr
             path: app.to_path_buf(),
         });
     }
+    Ok(run(app, options).0)
+}
+
+/// Check `app` as [`verify`] does, and keep what the checks learnt about each job for the
+/// migration and upgrade comparisons.
+pub(super) fn run(app: &Path, options: &VerifyOptions) -> (Report, AppFacts) {
     let mut check = Check {
         options,
         findings: Vec::new(),
         app_plist: display(&app.join("Contents/Info.plist")),
+        facts: AppFacts::default(),
     };
     let mut report = Report {
         ok: false,
@@ -133,48 +149,77 @@ pub fn verify(app: &Path, options: &VerifyOptions) -> Result<Report, ContractErr
             path: app.display().to_string(),
             ..AppSummary::default()
         },
+        previous: None,
+        mechanisms: Vec::new(),
+        jobs: Vec::new(),
         helpers: Vec::new(),
         findings: Vec::new(),
     };
     if let Some(bundle) = check.open_app(app) {
         let app_code = check.app_signature(app, &bundle, &mut report.app);
-        check.helpers(&bundle, app_code.as_ref(), &mut report.helpers);
-        check.smappservice(&bundle);
+        check.facts.identifier = report.app.identifier.clone();
+        report.mechanisms = detect_mechanisms(&bundle);
+        let services = report.mechanisms.iter().any(|m| {
+            matches!(
+                m,
+                Mechanism::SmappserviceDaemon | Mechanism::SmappserviceAgent
+            )
+        });
+        // An app that uses SMAppService alone is not judged as an SMJobBless app.
+        if report.mechanisms.contains(&Mechanism::Smjobbless) || !services {
+            check.helpers(&bundle, app_code.as_ref(), &mut report.helpers);
+        }
+        check.services(&bundle, app_code.as_ref());
+        check.login_items(&bundle, app_code.as_ref());
+        check.migration();
+        check.facts.code = app_code;
     }
+    report.jobs = check.facts.summaries();
     report.findings = check.findings;
     report.ok = report.count(Severity::Error) == 0;
-    Ok(report)
+    (report, check.facts)
 }
 
-struct Check<'o> {
-    options: &'o VerifyOptions,
-    findings: Vec<Finding>,
+pub(super) struct Check<'o> {
+    pub(super) options: &'o VerifyOptions,
+    pub(super) findings: Vec<Finding>,
     /// The app's Info.plist, where SMPrivilegedExecutables lives.
-    app_plist: String,
+    pub(super) app_plist: String,
+    /// What the checks learnt about the app and each job.
+    pub(super) facts: AppFacts,
 }
 
-fn display(path: &Path) -> String {
+pub(super) fn display(path: &Path) -> String {
     path.display().to_string()
 }
 
 /// The verified signature of a file: every slice, and whether they are all valid.
-struct Code {
-    exam: Examination,
+pub(super) struct Code {
+    pub(super) exam: Examination,
 }
 
 impl Code {
-    fn slices(&self) -> &[SignedSlice] {
+    pub(super) fn slices(&self) -> &[SignedSlice] {
         &self.exam.slices
     }
 
-    fn designated_requirement(&self) -> Option<String> {
+    /// The first slice's signing identifier and team.
+    pub(super) fn identity(&self) -> (Option<&str>, Option<&str>) {
+        let first = self.exam.slices.first();
+        (
+            first.and_then(|s| s.identifier.as_deref()),
+            first.and_then(|s| s.team_id.as_deref()),
+        )
+    }
+
+    pub(super) fn designated_requirement(&self) -> Option<String> {
         let first = self.exam.slices.first()?;
         codesign::designated_requirement_text(first, &self.exam.slices)
     }
 }
 
 /// Evaluate `req` against every slice; `Err(detail)` names the slices that fail and why.
-fn satisfies(req: &Requirement, code: &Code) -> Result<(), (String, String)> {
+pub(super) fn satisfies(req: &Requirement, code: &Code) -> Result<(), (String, String)> {
     let mut detail = String::new();
     let mut first_reason = None;
     for slice in code.slices() {
@@ -193,7 +238,7 @@ fn satisfies(req: &Requirement, code: &Code) -> Result<(), (String, String)> {
 }
 
 impl Check<'_> {
-    fn push(&mut self, finding: Finding) {
+    pub(super) fn push(&mut self, finding: Finding) {
         self.findings.push(finding);
     }
 
@@ -223,7 +268,7 @@ impl Check<'_> {
         }
     }
 
-    fn examine(&self, path: &Path) -> Result<Code, String> {
+    pub(super) fn examine(&self, path: &Path) -> Result<Code, String> {
         let options = ExamineOptions {
             verify: self.options.signature.clone(),
             integrity: true,
@@ -443,7 +488,12 @@ impl Check<'_> {
         }
     }
 
-    fn parse_requirement(&mut self, path: &str, what: &str, text: &str) -> Option<Requirement> {
+    pub(super) fn parse_requirement(
+        &mut self,
+        path: &str,
+        what: &str,
+        text: &str,
+    ) -> Option<Requirement> {
         match requirement::parse_requirement(text) {
             Ok(req) => Some(req),
             Err(e) => {
@@ -505,6 +555,7 @@ impl Check<'_> {
                 "SMJobBless installs a single Mach-O executable: put the helper tool itself \
                  there, named after its label",
             ));
+            self.facts.jobs.push(JobFacts::helper(&summary, None));
             return Some(summary);
         }
         let embedded = match self.embedded_plists(path) {
@@ -516,6 +567,7 @@ impl Check<'_> {
                     message,
                     "the helper must be a Mach-O executable (thin or universal)",
                 ));
+                self.facts.jobs.push(JobFacts::helper(&summary, None));
                 return Some(summary);
             }
         };
@@ -621,6 +673,10 @@ impl Check<'_> {
             }
         }
 
+        let mut facts = JobFacts::helper(&summary, code);
+        facts.authorized_clients = helper_info.authorized_clients;
+        facts.app_requirement = requirement.map(str::to_string);
+        self.facts.jobs.push(facts);
         Some(summary)
     }
 
@@ -644,7 +700,10 @@ impl Check<'_> {
     }
 
     /// The embedded plists of every slice of the helper, which must be a Mach-O executable.
-    fn embedded_plists(&self, path: &Path) -> Result<Vec<EmbeddedPlists<'static>>, String> {
+    pub(super) fn embedded_plists(
+        &self,
+        path: &Path,
+    ) -> Result<Vec<EmbeddedPlists<'static>>, String> {
         let file = MappedFile::open(path).map_err(|e| format!("cannot read: {e}"))?;
         let container = Container::parse(file.bytes()).map_err(|e| e.to_string())?;
         for slice in container.slices() {
@@ -671,7 +730,12 @@ impl Check<'_> {
     }
 
     /// Every slice must embed the same plists and carry the same signing identifier.
-    fn slices_agree(&mut self, shown: &str, embedded: &[EmbeddedPlists<'static>], code: &Code) {
+    pub(super) fn slices_agree(
+        &mut self,
+        shown: &str,
+        embedded: &[EmbeddedPlists<'static>],
+        code: &Code,
+    ) {
         if let Some(first) = embedded.first() {
             if embedded.iter().any(|p| !p.same_as(first)) {
                 self.push(Finding::new(
@@ -738,31 +802,6 @@ impl Check<'_> {
                     designated.map_or("(none)".to_string(), |d| format!("{d:?}"))
                 ),
                 "run `smbless setreq --write …` to copy the designated requirements into the plists",
-            ));
-        }
-    }
-
-    fn smappservice(&mut self, bundle: &Bundle) {
-        let dir = bundle.root().join(bundle::LAUNCH_DAEMONS_DIR);
-        let Ok(entries) = fs::read_dir(&dir) else {
-            return;
-        };
-        let plists: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".plist"))
-            .collect();
-        if !plists.is_empty() {
-            self.push(Finding::new(
-                FindingId::SmappservicePlist,
-                display(&dir),
-                format!(
-                    "the app also carries SMAppService daemon plists ({}): those are registered with \
-                     SMAppService.daemon(plistName:) on macOS 13+, not blessed; this check covers the \
-                     SMJobBless helpers in Contents/Library/LaunchServices",
-                    plists.join(", ")
-                ),
-                "ship one mechanism per helper: SMJobBless (deprecated since macOS 13) or SMAppService",
             ));
         }
     }

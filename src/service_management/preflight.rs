@@ -4,18 +4,18 @@
 //! regular file inside the bundle, and that file is validly signed code (not ad hoc).
 //!
 //! These checks run as the user, before the system's own check, to explain what SMAppService
-//! would otherwise report as a bare code; they decide nothing as root. The plist is opened with
-//! `O_NOFOLLOW | O_NONBLOCK` and read only when it is a regular file of bounded size.
+//! would otherwise report as a bare code; they decide nothing as root. They are the checks
+//! `verify` makes of every SMAppService job ([`crate::contract::app_service`], one
+//! implementation), reported here under the pre-flight's own ids.
 
 use std::fs;
-use std::io::{self, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::bundle::{is_plain_file_name, LAUNCH_DAEMONS_DIR, MAX_INFO_PLIST_SIZE};
-use crate::codesign::{self, ExamineOptions, Kind};
-use crate::plists::{Plist, PlistSource};
+use crate::bundle::{is_plain_file_name, LAUNCH_DAEMONS_DIR};
+use crate::codesign;
+use crate::contract::app_service::{self, ServiceRule};
 
 /// The most entries of `Contents/Library/LaunchDaemons` looked at when searching by label.
 pub const MAX_DAEMON_PLISTS: usize = 1024;
@@ -155,7 +155,7 @@ impl Preflight {
 }
 
 /// Check the SMAppService daemon plist `plist_name` of the app at `bundle`, and the program it
-/// names.
+/// names. The checks are [`crate::contract::app_service::check_job`], the ones `verify` makes.
 pub fn check_daemon(bundle: &Path, plist_name: &str, options: &PreflightOptions) -> Preflight {
     let plist_path = bundle.join(LAUNCH_DAEMONS_DIR).join(plist_name);
     let mut report = Preflight {
@@ -176,204 +176,44 @@ pub fn check_daemon(bundle: &Path, plist_name: &str, options: &PreflightOptions)
         );
         return report;
     }
-    let plist = match read_plist(&plist_path) {
-        Ok(plist) => plist,
-        Err((id, message)) => {
-            let hint = if id == PreflightId::PlistMissing {
-                "ship the daemon plist in the app at Contents/Library/LaunchDaemons/NAME.plist (a Copy Files build phase, destination Wrapper, subpath Contents/Library/LaunchDaemons)"
-            } else {
-                "make it a regular file holding an XML or binary plist dictionary"
-            };
-            report.push(id, &plist_path, message, hint);
-            return report;
-        }
-    };
-    check_label(&plist, &plist_path, options, &mut report);
-    match plist.string("BundleProgram") {
-        Ok(Some(program)) => check_program(bundle, program, &plist_path, options, &mut report),
-        Ok(None) | Err(_) => report.push(
-            PreflightId::ProgramMissing,
-            &plist_path,
-            "key `BundleProgram` is missing or not a string; expected the daemon's path relative to the bundle".to_owned(),
-            "add BundleProgram = Contents/MacOS/NAME (or Contents/Resources/NAME); SMAppService daemons do not use Program",
-        ),
-    }
-    report
-}
-
-fn check_label(plist: &Plist<'_>, path: &Path, options: &PreflightOptions, report: &mut Preflight) {
-    let label = match plist.string("Label") {
-        Ok(Some(label)) if !label.is_empty() => label.to_owned(),
-        _ => {
-            report.push(
-                PreflightId::LabelMissing,
-                path,
-                "key `Label` is missing, empty or not a string".to_owned(),
-                "add Label = the daemon's reverse-DNS name (usually the plist's name without .plist)",
-            );
-            return;
-        }
-    };
-    if let Some(expected) = &options.label {
-        if *expected != label {
-            report.push(
-                PreflightId::LabelMismatch,
-                path,
-                format!("`Label` is {label:?}; expected {expected:?}"),
-                "make Label equal the label the app registers and its clients connect to",
-            );
-        }
-    }
-    report.label = Some(label);
-}
-
-/// Read a plist without following a symlink or blocking on a FIFO; the error is a finding.
-fn read_plist(path: &Path) -> Result<Plist<'static>, (PreflightId, String)> {
-    use rustix::fs::{Mode, OFlags};
-    let unreadable = |what: String| (PreflightId::PlistUnreadable, what);
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(e) if e == rustix::io::Errno::NOENT => {
-            return Err((PreflightId::PlistMissing, "missing".to_owned()))
-        }
-        Err(e) if e == rustix::io::Errno::LOOP => {
-            return Err(unreadable(
-                "is a symbolic link; expected a regular file sealed by the app's signature"
-                    .to_owned(),
-            ))
-        }
-        Err(e) => return Err(unreadable(format!("cannot open: {}", io::Error::from(e)))),
-    };
-    let file = fs::File::from(fd);
-    let meta = file
-        .metadata()
-        .map_err(|e| unreadable(format!("cannot stat: {e}")))?;
-    if !meta.is_file() {
-        return Err(unreadable("is not a regular file".to_owned()));
-    }
-    if meta.len() > MAX_INFO_PLIST_SIZE {
-        return Err(unreadable(format!(
-            "{} bytes; expected at most {MAX_INFO_PLIST_SIZE}",
-            meta.len()
-        )));
-    }
-    let mut raw = Vec::new();
-    file.take(MAX_INFO_PLIST_SIZE + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
-    if raw.len() as u64 > MAX_INFO_PLIST_SIZE {
-        return Err(unreadable(format!(
-            "grew past {MAX_INFO_PLIST_SIZE} bytes while read"
-        )));
-    }
-    Plist::parse(raw, PlistSource(path.display().to_string()))
-        .map_err(|e| unreadable(format!("not a plist dictionary: {e}")))
-}
-
-/// Whether `program` is a non-empty relative path of normal components only.
-fn is_contained_relative(program: &str) -> bool {
-    !program.is_empty()
-        && Path::new(program)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-}
-
-fn check_program(
-    bundle: &Path,
-    program: &str,
-    plist_path: &Path,
-    options: &PreflightOptions,
-    report: &mut Preflight,
-) {
-    let target = bundle.join(program);
-    if !is_contained_relative(program) {
-        report.push(
-            PreflightId::ProgramOutsideBundle,
-            plist_path,
-            format!("`BundleProgram` is {program:?}; expected a path relative to the bundle, without `..`"),
-            "use a path inside the app such as Contents/MacOS/NAME",
-        );
-        return;
-    }
-    let resolved = match (fs::canonicalize(bundle), fs::canonicalize(&target)) {
-        (Ok(root), Ok(resolved)) if resolved.starts_with(&root) => resolved,
-        (Ok(_), Ok(resolved)) => {
-            report.push(
-                PreflightId::ProgramOutsideBundle,
-                &target,
-                format!("resolves through a symbolic link to {}, outside the bundle", resolved.display()),
-                "ship the daemon executable itself inside the app; a link out of the bundle escapes its signature",
-            );
-            return;
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            report.push(
-                PreflightId::ProgramNotFound,
-                &target,
-                format!("`BundleProgram` {program:?} does not resolve: {e}"),
-                "build the daemon into the app at the path BundleProgram names",
-            );
-            return;
-        }
-    };
-    if !fs::metadata(&resolved).is_ok_and(|m| m.is_file()) {
-        report.push(
-            PreflightId::ProgramNotFile,
-            &resolved,
-            "is not a regular file; expected the daemon's Mach-O executable".to_owned(),
-            "point BundleProgram at the executable itself, not a directory or bundle",
-        );
-        return;
-    }
-    check_signature(&resolved, options, report);
-    report.program = Some(resolved);
-}
-
-fn check_signature(program: &Path, options: &PreflightOptions, report: &mut Preflight) {
-    let opts = ExamineOptions {
-        verify: options.signature.clone(),
-        integrity: true,
-        arch: None,
-    };
-    let exam = match codesign::examine(program, &opts) {
-        Ok(exam) => exam,
-        Err(e) => {
-            report.push(
-                PreflightId::ProgramNotFile,
-                program,
-                format!("cannot be examined as code: {e}"),
-                "point BundleProgram at a Mach-O executable",
-            );
-            return;
-        }
-    };
-    if let Some(first) = exam.slices.first() {
+    let job = app_service::check_job(
+        bundle,
+        &plist_path,
+        options.label.as_deref(),
+        &options.signature,
+    );
+    report.label = job.label;
+    report.program = job.program;
+    if let Some(first) = job.exam.as_ref().and_then(|e| e.slices.first()) {
         report.program_identifier = first.identifier.clone();
         report.program_team = first.team_id.clone();
     }
-    let weak = exam
-        .slices
-        .iter()
-        .find(|s| matches!(s.kind, Kind::Unsigned | Kind::Adhoc | Kind::LinkerSigned));
-    if let Some(slice) = weak {
-        report.push(
-            PreflightId::ProgramUnsigned,
-            program,
-            format!("the {} slice is {}; SMAppService runs only code signed by a developer", slice.arch, slice.kind.as_str()),
-            "sign the daemon with the app's Developer ID or Apple Development identity (codesign --sign … --options runtime)",
-        );
-    } else if !exam.is_valid() || exam.slices.is_empty() {
-        let problems = exam.all_problems();
-        report.push(
-            PreflightId::ProgramSignatureInvalid,
-            program,
-            format!(
-                "its signature is not valid: {}",
-                problems.first().map_or("no signed slice", String::as_str)
-            ),
-            "sign the daemon with a Developer ID or Apple Development identity after its last change, then re-sign the app",
-        );
+    report.findings = job
+        .problems
+        .into_iter()
+        .map(|p| PreflightFinding {
+            id: preflight_id(p.rule),
+            path: p.path.display().to_string(),
+            message: p.message,
+            hint: p.hint,
+        })
+        .collect();
+    report
+}
+
+/// The pre-flight id of a rule of the shared SMAppService checks.
+fn preflight_id(rule: ServiceRule) -> PreflightId {
+    match rule {
+        ServiceRule::PlistMissing => PreflightId::PlistMissing,
+        ServiceRule::PlistUnreadable => PreflightId::PlistUnreadable,
+        ServiceRule::LabelMissing => PreflightId::LabelMissing,
+        ServiceRule::LabelMismatch => PreflightId::LabelMismatch,
+        ServiceRule::ProgramMissing => PreflightId::ProgramMissing,
+        ServiceRule::ProgramOutsideBundle => PreflightId::ProgramOutsideBundle,
+        ServiceRule::ProgramNotFound => PreflightId::ProgramNotFound,
+        ServiceRule::ProgramNotFile => PreflightId::ProgramNotFile,
+        ServiceRule::ProgramUnsigned => PreflightId::ProgramUnsigned,
+        ServiceRule::ProgramSignatureInvalid => PreflightId::ProgramSignatureInvalid,
     }
 }
 
@@ -383,7 +223,7 @@ fn check_signature(program: &Path, options: &PreflightOptions, report: &mut Pref
 pub fn find_daemon_plist(bundle: &Path, label: &str) -> Option<String> {
     let dir = bundle.join(LAUNCH_DAEMONS_DIR);
     let has_label = |name: &str| {
-        read_plist(&dir.join(name))
+        app_service::read_plist_nofollow(&dir.join(name))
             .ok()
             .and_then(|p| p.string("Label").ok().flatten().map(|l| l == label))
             .unwrap_or(false)
