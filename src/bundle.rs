@@ -189,7 +189,7 @@ pub fn read_plist_file(path: &Path) -> Result<Plist<'static>, BundleError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = match fs::File::open(path) {
+    let file = match crate::mapped::open_regular(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(BundleError::InfoPlistMissing {

@@ -9,6 +9,31 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
+/// Open `path` for reading only if it is a regular file, without ever blocking: the open is
+/// non-blocking (a FIFO or device returns at once) and the type is checked on the open
+/// descriptor, so a swap between a look and the open is caught. Every input file smbless reads
+/// by path goes through here.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        let what = if metadata.is_dir() {
+            "a directory"
+        } else {
+            "a FIFO, socket or device"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is {what}; expected a regular file"),
+        ));
+    }
+    Ok(file)
+}
+
 /// A file mapped read-only into memory.
 #[derive(Debug)]
 pub struct MappedFile {
@@ -20,14 +45,8 @@ impl MappedFile {
     /// Map `path` read-only. Refuses anything but a regular file: a FIFO or device would block
     /// or never end, and a directory has no bytes.
     pub fn open(path: &Path) -> io::Result<MappedFile> {
-        let file = File::open(path)?;
+        let file = open_regular(path)?;
         let metadata = file.metadata()?;
-        if !metadata.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file; expected a Mach-O, ELF or plist file",
-            ));
-        }
         // An empty file cannot be mapped on every platform; it has no bytes to map anyway.
         let map = if metadata.len() == 0 {
             None

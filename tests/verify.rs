@@ -955,3 +955,43 @@ fn register_check_and_verify_share_one_implementation() {
         assert_eq!(preflight, verified, "{name}");
     }
 }
+
+/// "Never a hang": a FIFO where a bundle file should be (here the seal,
+/// `Contents/_CodeSignature/CodeResources`) is reported by `verify` and `signature verify`
+/// within seconds, never waited on.
+#[test]
+fn a_fifo_in_the_bundle_is_reported_not_waited_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("Example.app");
+    copy_dir(&root().join("fixtures/apps/Example.app"), &app);
+    let seal = app.join("Contents/_CodeSignature/CodeResources");
+    std::fs::remove_file(&seal).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&seal)
+        .status()
+        .unwrap()
+        .success());
+    for args in [
+        vec!["verify", app.to_str().unwrap()],
+        vec!["signature", "verify", app.to_str().unwrap()],
+    ] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("smbless"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{args:?} hung on a FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(!status.success(), "{args:?}");
+    }
+}

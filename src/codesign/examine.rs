@@ -166,7 +166,7 @@ impl Examination {
 }
 
 fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let f = fs::File::open(path)?;
+    let f = crate::mapped::open_regular(path)?;
     let mut v = Vec::new();
     f.take(max.saturating_add(1)).read_to_end(&mut v)?;
     if v.len() as u64 > max {

@@ -37,7 +37,7 @@ pub fn stapled_ticket(base: &Path) -> Option<StapledTicket> {
         return None;
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(&path)
+    crate::mapped::open_regular(&path)
         .ok()?
         .take(MAX_TICKET)
         .read_to_end(&mut bytes)

@@ -247,7 +247,7 @@ pub struct SealCheck {
 }
 
 fn hash_file(path: &Path, sha256: bool) -> std::io::Result<Vec<u8>> {
-    let mut f = fs::File::open(path)?;
+    let mut f = crate::mapped::open_regular(path)?;
     let mut buf = vec![0u8; 1 << 16];
     let mut h1 = sha1::Sha1::new();
     let mut h2 = sha2::Sha256::new();
