@@ -49,7 +49,7 @@ fn call_prints_replies_as_json_or_xml() {
 
 #[test]
 fn call_over_activated_tcp() {
-    let helper = Running::activated(Kind::Tcp, &[]);
+    let helper = Running::activated(Kind::Tcp, &["--insecure-tcp"]);
     let out = call(&helper.endpoint, &["ping", "--json"]);
     assert_eq!(
         out.status.code(),

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use smbless::client::{call, reply_error, request, CallOptions, Endpoint, PayloadFormat};
+use smbless::client::{
+    call, reply_error, request, CallOptions, Endpoint, PayloadFormat, ServerCheck,
+};
 
 use super::{output, Outcome};
 
@@ -33,6 +35,15 @@ pub struct CallArgs {
     /// Print the reply as JSON instead of an XML plist.
     #[arg(long)]
     json: bool,
+    /// Refuse to send the request unless the socket belongs to this uid (Linux: the process
+    /// that listens, by SO_PEERCRED; macOS: getpeereid). Unix sockets only.
+    #[arg(long, value_name = "UID")]
+    server_uid: Option<u32>,
+    /// macOS: refuse to send the request unless the serving process's code (by its audit
+    /// token) satisfies this requirement — the app's SMPrivilegedExecutables entry for the
+    /// helper. Unix sockets only; an error on other systems.
+    #[arg(long, value_name = "REQUIREMENT")]
+    server_requirement: Option<String>,
 }
 
 /// Run `call`: exit 0 for a reply, 1 for an `{error: …}` reply, 2 when no reply was had.
@@ -68,6 +79,10 @@ pub fn run(args: CallArgs) -> anyhow::Result<Outcome> {
             PayloadFormat::Xml
         } else {
             PayloadFormat::Binary
+        },
+        server: ServerCheck {
+            uid: args.server_uid,
+            requirement: args.server_requirement,
         },
         ..CallOptions::default()
     };
