@@ -77,7 +77,7 @@ fn client_requirements_in(info: &[u8], debug: bool) -> Result<Vec<String>, Strin
         (true, CLIENT_REQUIREMENT_KEY),
     ];
     for (_, key) in keys.iter().filter(|(wanted, _)| *wanted) {
-        match dict.get(*key) {
+        match dict.get(key) {
             Some(plist::Value::String(text)) if !text.trim().is_empty() => {
                 return Ok(vec![text.clone()])
             }
