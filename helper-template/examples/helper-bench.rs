@@ -28,8 +28,9 @@ struct Args {
     workers: usize,
     quick: bool,
     /// Extra helper flags, space-separated. The default lets the benchmark's TCP clients in
-    /// (`--insecure-tcp`) and its 256 same-uid clients (`--max-connections-per-uid 256`);
-    /// pass `""` to measure a helper from before those flags existed.
+    /// (`--insecure-tcp`), its 256 same-uid clients (`--max-connections-per-uid 256`) and its
+    /// long-lived connections (no request or lifetime cap: the checks still run); pass `""` to
+    /// measure a helper from before those flags existed.
     helper_args: String,
 }
 
@@ -45,7 +46,9 @@ fn parse_args() -> Args {
         echo,
         workers: 0,
         quick: false,
-        helper_args: "--insecure-tcp --max-connections-per-uid 256".to_owned(),
+        helper_args: "--insecure-tcp --max-connections-per-uid 256 \
+            --max-requests-per-connection 4294967295 --max-connection-lifetime 86400"
+            .to_owned(),
     };
     while let Some(a) = args.next() {
         match a.as_str() {
