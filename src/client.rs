@@ -82,6 +82,39 @@ impl Default for CallOptions {
     }
 }
 
+/// macOS: an authorization this client holds, to lend a helper for one request.
+///
+/// The helper receives [`ClientAuthorization::external_form`] as the request's
+/// [`AUTHORIZATION_KEY`] data and asks Authorization Services for the right its command
+/// declares in this client's name (which may show the user a dialog). Keep this value alive until
+/// the reply has arrived: dropping it frees the authorization the external form refers to.
+#[cfg(target_os = "macos")]
+pub struct ClientAuthorization {
+    _authorization: security_framework::authorization::Authorization,
+    form: Vec<u8>,
+}
+
+#[cfg(target_os = "macos")]
+impl ClientAuthorization {
+    /// Create an empty authorization (no rights yet) and its 32-byte external form.
+    pub fn new() -> Result<ClientAuthorization, CallError> {
+        let authorization = security_framework::authorization::Authorization::default()
+            .map_err(|e| CallError::Authorization { status: e.code() })?;
+        let external = authorization
+            .make_external_form()
+            .map_err(|e| CallError::Authorization { status: e.code() })?;
+        Ok(ClientAuthorization {
+            _authorization: authorization,
+            form: external.bytes.iter().map(|&b| b as u8).collect(),
+        })
+    }
+
+    /// The `AuthorizationExternalForm` bytes to send as [`AUTHORIZATION_KEY`].
+    pub fn external_form(&self) -> &[u8] {
+        &self.form
+    }
+}
+
 /// Why an exchange with a helper failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -123,6 +156,12 @@ pub enum CallError {
         what: &'static str,
         /// Why not (TCP carries no identity; code requirements are a macOS facility).
         why: &'static str,
+    },
+    /// Authorization Services could not create an authorization to lend the helper.
+    #[error("cannot create an authorization for the helper (OSStatus {status})")]
+    Authorization {
+        /// The status Authorization Services returned.
+        status: i32,
     },
     /// Sending failed.
     #[error("cannot send the request to {endpoint}")]

@@ -44,6 +44,11 @@ pub struct CallArgs {
     /// helper. Unix sockets only; an error on other systems.
     #[arg(long, value_name = "REQUIREMENT")]
     server_requirement: Option<String>,
+    /// macOS: send an `AuthorizationExternalForm` as the request's `authorization`, so that the
+    /// helper can obtain the Authorization Services right its command needs (it may ask you to
+    /// authenticate). Elsewhere an error: on Linux rights map to the client's uid.
+    #[arg(long)]
+    authorize: bool,
 }
 
 /// Run `call`: exit 0 for a reply, 1 for an `{error: …}` reply, 2 when no reply was had.
@@ -62,6 +67,24 @@ pub fn run(args: CallArgs) -> anyhow::Result<Outcome> {
             bail!("--arg `{pair}`: `command` is set by the COMMAND argument");
         }
         arguments.push((key.to_owned(), plist::Value::String(value.to_owned())));
+    }
+    #[cfg(target_os = "macos")]
+    let _lent = if args.authorize {
+        let lent = smbless::client::ClientAuthorization::new()?;
+        arguments.push((
+            smbless::client::AUTHORIZATION_KEY.to_owned(),
+            plist::Value::Data(lent.external_form().to_vec()),
+        ));
+        Some(lent)
+    } else {
+        None
+    };
+    #[cfg(not(target_os = "macos"))]
+    if args.authorize {
+        bail!(
+            "--authorize: Authorization Services exist on macOS only; on this system the \
+             helper maps a command's right to the client's uid"
+        );
     }
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()
