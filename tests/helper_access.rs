@@ -17,7 +17,7 @@ use helper_support::{
     PATIENCE,
 };
 use plist::Value;
-use smbless::client::{reply_error, request, UNAUTHORIZED};
+use smbless::client::{self as smbless_client, reply_error, request, UNAUTHORIZED};
 
 /// `smbless call --socket S ARGS…` as `nobody`.
 fn call_as_nobody(helper: &Running, args: &[&str]) -> Output {
@@ -33,8 +33,6 @@ fn call_as_nobody(helper: &Running, args: &[&str]) -> Output {
         .output()
         .expect("run smbless call as nobody")
 }
-
-use smbless::client as smbless_client;
 
 /// `peer-client S send HEX` as `nobody`: the reply's error code (or `ok`/`closed`) and message.
 fn send_as_nobody(helper: &Running, bytes: &[u8]) -> (String, String) {
