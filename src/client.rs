@@ -46,6 +46,28 @@ pub struct CallOptions {
     pub max_reply: u32,
     /// Encoding of the request.
     pub format: PayloadFormat,
+    /// Who must be serving the socket; checked after connecting, before anything is sent.
+    pub server: ServerCheck,
+}
+
+/// The identity a helper must prove before it is sent a request (its peer credentials as the
+/// kernel attests them; never a pid). The default checks nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerCheck {
+    /// The uid the server socket must belong to: on Linux `SO_PEERCRED` of the connection,
+    /// which names the process that called `listen` (launchd/systemd, or the helper itself);
+    /// on macOS `getpeereid`.
+    pub uid: Option<u32>,
+    /// macOS: a code requirement the serving process must satisfy, checked on its audit token
+    /// (`LOCAL_PEERTOKEN`) — for a blessed helper, the app's `SMPrivilegedExecutables` entry.
+    /// Elsewhere asking for it is an error ([`CallError::ServerCheckUnsupported`]).
+    pub requirement: Option<String>,
+}
+
+impl ServerCheck {
+    fn is_empty(&self) -> bool {
+        self.uid.is_none() && self.requirement.is_none()
+    }
 }
 
 impl Default for CallOptions {
@@ -55,7 +77,41 @@ impl Default for CallOptions {
             timeout: Duration::from_secs(30),
             max_reply: DEFAULT_MAX_FRAME,
             format: PayloadFormat::Binary,
+            server: ServerCheck::default(),
         }
+    }
+}
+
+/// macOS: an authorization this client holds, to lend a helper for one request.
+///
+/// The helper receives [`ClientAuthorization::external_form`] as the request's
+/// [`AUTHORIZATION_KEY`] data and asks Authorization Services for the right its command
+/// declares in this client's name (which may show the user a dialog). Keep this value alive until
+/// the reply has arrived: dropping it frees the authorization the external form refers to.
+#[cfg(target_os = "macos")]
+pub struct ClientAuthorization {
+    _authorization: security_framework::authorization::Authorization,
+    form: Vec<u8>,
+}
+
+#[cfg(target_os = "macos")]
+impl ClientAuthorization {
+    /// Create an empty authorization (no rights yet) and its 32-byte external form.
+    pub fn new() -> Result<ClientAuthorization, CallError> {
+        let authorization = security_framework::authorization::Authorization::default()
+            .map_err(|e| CallError::Authorization { status: e.code() })?;
+        let external = authorization
+            .make_external_form()
+            .map_err(|e| CallError::Authorization { status: e.code() })?;
+        Ok(ClientAuthorization {
+            _authorization: authorization,
+            form: external.bytes.iter().map(|&b| b as u8).collect(),
+        })
+    }
+
+    /// The `AuthorizationExternalForm` bytes to send as [`AUTHORIZATION_KEY`].
+    pub fn external_form(&self) -> &[u8] {
+        &self.form
     }
 }
 
@@ -73,6 +129,40 @@ pub enum CallError {
     /// The request could not be encoded.
     #[error("cannot encode the request")]
     Encode(#[source] FrameError),
+    /// The server's identity could not be read or its code does not satisfy the requirement.
+    #[error("cannot verify the server at {endpoint}")]
+    ServerIdentity {
+        /// The peer.
+        endpoint: String,
+        /// What failed.
+        source: smbless_peer::PeerError,
+    },
+    /// The server socket belongs to another uid than the one required.
+    #[error("the server at {endpoint} runs as uid {found}, not the required uid {expected}")]
+    ServerUid {
+        /// The peer.
+        endpoint: String,
+        /// The required uid.
+        expected: u32,
+        /// The uid the kernel reports.
+        found: u32,
+    },
+    /// The requested server check cannot be made on this endpoint or system.
+    #[error("cannot check {what} of the server at {endpoint}: {why}")]
+    ServerCheckUnsupported {
+        /// The peer.
+        endpoint: String,
+        /// `"the uid"` or `"the code requirement"`.
+        what: &'static str,
+        /// Why not (TCP carries no identity; code requirements are a macOS facility).
+        why: &'static str,
+    },
+    /// Authorization Services could not create an authorization to lend the helper.
+    #[error("cannot create an authorization for the helper (OSStatus {status})")]
+    Authorization {
+        /// The status Authorization Services returned.
+        status: i32,
+    },
     /// Sending failed.
     #[error("cannot send the request to {endpoint}")]
     Send {
@@ -201,14 +291,78 @@ pub fn call(
         .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
     let mut conn = connect(endpoint, options)?;
     let name = endpoint.to_string();
-    conn.set_timeouts(deadline.saturating_duration_since(Instant::now()))
+    check_server(&conn, &options.server, &name)?;
+    let sent = conn
+        .set_timeouts(deadline.saturating_duration_since(Instant::now()))
         .and_then(|()| conn.stream().write_all(&frame))
-        .and_then(|()| conn.stream().flush())
-        .map_err(|source| CallError::Send {
-            endpoint: name.clone(),
+        .and_then(|()| conn.stream().flush());
+    if let Err(source) = sent {
+        // A helper that refuses a client answers on accept and closes without reading: the
+        // write may fail while its reply is already waiting to be read.
+        if matches!(
+            source.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ) {
+            if let Ok(reply) = read_reply(&mut conn, deadline, options.max_reply, &name) {
+                return Ok(reply);
+            }
+        }
+        return Err(CallError::Send {
+            endpoint: name,
             source,
-        })?;
+        });
+    }
     read_reply(&mut conn, deadline, options.max_reply, &name)
+}
+
+/// Check the server's kernel-attested identity against `check` before anything is sent.
+fn check_server(conn: &Conn, check: &ServerCheck, name: &str) -> Result<(), CallError> {
+    if check.is_empty() {
+        return Ok(());
+    }
+    let unsupported = |what, why| CallError::ServerCheckUnsupported {
+        endpoint: name.to_owned(),
+        what,
+        why,
+    };
+    let identity = |source| CallError::ServerIdentity {
+        endpoint: name.to_owned(),
+        source,
+    };
+    let Conn::Unix(stream) = conn else {
+        let what = if check.uid.is_some() {
+            "the uid"
+        } else {
+            "the code requirement"
+        };
+        return Err(unsupported(
+            what,
+            "a TCP connection carries no peer identity",
+        ));
+    };
+    if let Some(expected) = check.uid {
+        let found = smbless_peer::credentials(stream).map_err(identity)?.uid;
+        if found != expected {
+            return Err(CallError::ServerUid {
+                endpoint: name.to_owned(),
+                expected,
+                found,
+            });
+        }
+    }
+    #[cfg(target_os = "macos")]
+    if let Some(text) = &check.requirement {
+        let requirement = smbless_peer::macos::Requirement::parse(text).map_err(identity)?;
+        smbless_peer::macos::check_peer(stream, &requirement).map_err(identity)?;
+    }
+    #[cfg(not(target_os = "macos"))]
+    if check.requirement.is_some() {
+        return Err(unsupported(
+            "the code requirement",
+            "code requirements are checked on macOS only; check the uid here",
+        ));
+    }
+    Ok(())
 }
 
 fn read_reply(
@@ -255,6 +409,110 @@ mod tests {
         };
         let err = call(&endpoint, &request("ping", []), &options).unwrap_err();
         assert!(matches!(err, CallError::Connect { .. }), "{err}");
+    }
+
+    fn serve_once(path: &std::path::Path) -> std::thread::JoinHandle<()> {
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            let mut prefix = [0u8; 4];
+            if peer.read_exact(&mut prefix).is_ok() {
+                let mut payload = vec![0; u32::from_be_bytes(prefix) as usize];
+                peer.read_exact(&mut payload).unwrap();
+                let reply = encode_frame(&request("pong", []), PayloadFormat::Binary, 100);
+                peer.write_all(&reply.unwrap()).unwrap();
+            }
+        })
+    }
+
+    fn our_uid() -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").unwrap().uid()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_server_uid_is_checked_before_the_request_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let server = serve_once(&path);
+        let endpoint = Endpoint::Unix(path.clone());
+        let mut options = CallOptions::default();
+        options.server.uid = Some(our_uid().wrapping_add(1));
+        let err = call(&endpoint, &request("ping", []), &options).unwrap_err();
+        match err {
+            CallError::ServerUid {
+                expected, found, ..
+            } => assert_eq!((expected, found), (our_uid().wrapping_add(1), our_uid())),
+            other => panic!("expected ServerUid, got {other}"),
+        }
+        server.join().unwrap();
+
+        let server = serve_once(&path.with_extension("2"));
+        let endpoint = Endpoint::Unix(path.with_extension("2"));
+        options.server.uid = Some(our_uid());
+        let reply = call(&endpoint, &request("ping", []), &options).unwrap();
+        assert_eq!(reply, request("pong", []));
+        server.join().unwrap();
+
+        options.server.requirement = Some("anchor apple".to_owned());
+        let server = serve_once(&path.with_extension("3"));
+        let err = call(
+            &Endpoint::Unix(path.with_extension("3")),
+            &request("ping", []),
+            &options,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CallError::ServerCheckUnsupported {
+                    what: "the code requirement",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_server_check_over_tcp_is_refused_not_skipped() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = Endpoint::Tcp(listener.local_addr().unwrap().to_string());
+        let mut options = CallOptions::default();
+        options.server.uid = Some(0);
+        let err = call(&endpoint, &request("ping", []), &options).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CallError::ServerCheckUnsupported {
+                    what: "the uid",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_reply_sent_before_the_request_is_read_is_still_returned() {
+        // A helper that refuses on accept: reply, then close without reading anything.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("refuse.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            let refusal = error_reply(UNAUTHORIZED, "no");
+            peer.write_all(&encode_frame(&refusal, PayloadFormat::Binary, 100).unwrap())
+                .unwrap();
+        });
+        // A request far larger than the socket buffer: the write fails with EPIPE/ECONNRESET
+        // once the server has closed.
+        let big = request("echo", [("x".into(), plist::Value::Data(vec![1; 900_000]))]);
+        let reply = call(&Endpoint::Unix(path), &big, &CallOptions::default()).unwrap();
+        assert_eq!(reply_error(&reply), Some((UNAUTHORIZED, "no")));
+        server.join().unwrap();
     }
 
     #[test]

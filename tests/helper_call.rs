@@ -48,9 +48,8 @@ fn call_prints_replies_as_json_or_xml() {
 }
 
 #[test]
-#[ignore = "fails after merging parallel branches (issue 11/12/14/17 interplay); see the closing note"]
 fn call_over_activated_tcp() {
-    let helper = Running::activated(Kind::Tcp, &[]);
+    let helper = Running::activated(Kind::Tcp, &["--insecure-tcp"]);
     let out = call(&helper.endpoint, &["ping", "--json"]);
     assert_eq!(
         out.status.code(),
@@ -85,4 +84,14 @@ fn error_replies_exit_1_and_failures_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "an endpoint is required");
+
+    // Authorization Services are macOS's: asking for them here is an error, not a no-op.
+    let out = call(&helper.endpoint, &["stop", "--authorize"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("macOS only"));
+    assert!(helper_alive(&helper.endpoint), "nothing was sent");
+}
+
+fn helper_alive(endpoint: &Endpoint) -> bool {
+    call(endpoint, &["ping"]).status.code() == Some(0)
 }

@@ -1,10 +1,12 @@
 //! Measures the template helper against the echo baseline; run it through
 //! `scripts/bench-helper`, which builds both in release mode first.
 //!
-//! `helper-bench HELPER ECHO [--workers N] [--quick]` prints, as a table:
+//! `helper-bench HELPER ECHO [--workers N] [--quick] [--helper-args "ARGS"]` prints, as a table:
 //! - cold start: connect → first reply with the process not yet running, through
 //!   `systemd-socket-activate` on a Unix socket (p50/p90 over many runs), helper and echo;
 //! - warm round trip on one persistent connection, Unix and TCP (loopback), helper and echo;
+//! - warm connect + round trip on a new Unix connection each time (what the helper's
+//!   accept-time peer check costs shows here), helper and echo;
 //! - throughput with 1, 16 and 256 concurrent clients (persistent connections, Unix);
 //! - idle RSS after the first request.
 //!
@@ -25,6 +27,11 @@ struct Args {
     echo: PathBuf,
     workers: usize,
     quick: bool,
+    /// Extra helper flags, space-separated. The default lets the benchmark's TCP clients in
+    /// (`--insecure-tcp`), its 256 same-uid clients (`--max-connections-per-uid 256`) and its
+    /// long-lived connections (no request or lifetime cap: the checks still run); pass `""` to
+    /// measure a helper from before those flags existed.
+    helper_args: String,
 }
 
 fn parse_args() -> Args {
@@ -39,6 +46,9 @@ fn parse_args() -> Args {
         echo,
         workers: 0,
         quick: false,
+        helper_args: "--insecure-tcp --max-connections-per-uid 256 \
+            --max-requests-per-connection 4294967295 --max-connection-lifetime 86400"
+            .to_owned(),
     };
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -49,6 +59,7 @@ fn parse_args() -> Args {
                     .expect("--workers N")
             }
             "--quick" => out.quick = true,
+            "--helper-args" => out.helper_args = args.next().expect("--helper-args \"ARGS\""),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -246,6 +257,46 @@ fn warm_pair(a: &Server, b: &Server, iterations: usize) -> [(Duration, Duration)
     out
 }
 
+/// Connect, one round trip, close — to each server in alternating rounds, as `warm_pair`
+/// does; returns (median of round p50s, mean) for (a, b).
+fn connect_pair(a: &Server, b: &Server, iterations: usize) -> [(Duration, Duration); 2] {
+    const ROUNDS: usize = 10;
+    let frame = ping_frame();
+    let mut buf = Vec::new();
+    let servers = [a, b];
+    for s in servers {
+        for _ in 0..iterations / 10 {
+            s.addr.connect().rt(&frame, &mut buf);
+        }
+    }
+    let per_round = (iterations / ROUNDS).max(1);
+    let mut p50s: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut totals = [Duration::ZERO; 2];
+    let mut times = Vec::with_capacity(per_round);
+    for _ in 0..ROUNDS {
+        for (i, s) in servers.iter().enumerate() {
+            times.clear();
+            for _ in 0..per_round {
+                let t = Instant::now();
+                let mut stream = s.addr.connect();
+                stream.rt(&frame, &mut buf);
+                times.push(t.elapsed());
+                drop(stream);
+            }
+            totals[i] += times.iter().sum::<Duration>();
+            times.sort();
+            p50s[i].push(percentile(&times, 0.5));
+        }
+    }
+    let n = (per_round * ROUNDS) as u32;
+    let mut out = [(Duration::ZERO, Duration::ZERO); 2];
+    for i in 0..2 {
+        p50s[i].sort();
+        out[i] = (percentile(&p50s[i], 0.5), totals[i] / n);
+    }
+    out
+}
+
 fn throughput(server: &Server, clients: usize, seconds: f64) -> f64 {
     let frame = Arc::new(ping_frame());
     let stop = Arc::new(AtomicBool::new(false));
@@ -299,7 +350,8 @@ fn rss_kb(pid: u32) -> u64 {
 fn main() {
     let args = parse_args();
     let workers = args.workers.to_string();
-    let helper_args: Vec<&str> = vec!["--idle-timeout", "0", "--workers", &workers];
+    let mut helper_args: Vec<&str> = vec!["--idle-timeout", "0", "--workers", &workers];
+    helper_args.extend(args.helper_args.split_whitespace());
     let (cold_runs, warm_iters, secs) = if args.quick {
         (20, 5_000, 1.0)
     } else {
@@ -348,6 +400,14 @@ fn main() {
             hmean.as_secs_f64() / emean.as_secs_f64()
         );
         if kind == "unix" {
+            let connects = warm_iters / 5;
+            let [(hp50, hmean), (ep50, emean)] = connect_pair(&helper, &echo, connects);
+            println!(
+                "warm connect + round trip (unix, {connects} new connections, median of 10 alternating rounds): helper p50 {:.1} us mean {:.1} us | echo p50 {:.1} us mean {:.1} us | ratio p50 {:.2} mean {:.2}",
+                us(hp50), us(hmean), us(ep50), us(emean),
+                hp50.as_secs_f64() / ep50.as_secs_f64(),
+                hmean.as_secs_f64() / emean.as_secs_f64()
+            );
             let idle_helper = rss_kb(helper.child.id());
             let idle_echo = rss_kb(echo.child.id());
             for clients in [1usize, 16, 256] {

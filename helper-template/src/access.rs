@@ -78,6 +78,18 @@ impl Policy {
         if self.access.insecure_tcp {
             out.push("--insecure-tcp: TCP peers are served WITHOUT authentication".to_owned());
         }
+        #[cfg(target_os = "macos")]
+        if !(self.access.allow_uids.is_empty()
+            && self.access.allow_gids.is_empty()
+            && self.access.admin_uids.is_empty()
+            && self.access.admin_gids.is_empty())
+        {
+            out.push(
+                "--allow-*/--admin-* apply on Linux only; here the client requirement and \
+                 Authorization Services decide"
+                    .to_owned(),
+            );
+        }
         #[cfg(not(target_os = "macos"))]
         if self.access.client_requirement.is_some() {
             out.push("--client-requirement is checked on macOS only; here uids decide".to_owned());

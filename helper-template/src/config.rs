@@ -103,7 +103,7 @@ impl Default for Config {
 #[allow(clippy::large_enum_variant)]
 pub enum Action {
     /// Serve requests.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Print usage.
     Help,
     /// Print the version from the embedded Info.plist.
@@ -223,7 +223,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok(Action::Serve(config))
+    Ok(Action::Serve(Box::new(config)))
 }
 
 fn listen_addr(text: &str) -> Result<ListenAddr, String> {
@@ -274,7 +274,7 @@ mod tests {
 
     fn serve(args: &[&str]) -> Result<Config, String> {
         match parse(args.iter().map(|s| s.to_string()))? {
-            Action::Serve(c) => Ok(c),
+            Action::Serve(c) => Ok(*c),
             other => Err(format!("{other:?}")),
         }
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use smbless::client::{call, reply_error, request, CallOptions, Endpoint, PayloadFormat};
+use smbless::client::{
+    call, reply_error, request, CallOptions, Endpoint, PayloadFormat, ServerCheck,
+};
 
 use super::{output, Outcome};
 
@@ -33,6 +35,20 @@ pub struct CallArgs {
     /// Print the reply as JSON instead of an XML plist.
     #[arg(long)]
     json: bool,
+    /// Refuse to send the request unless the socket belongs to this uid (Linux: the process
+    /// that listens, by SO_PEERCRED; macOS: getpeereid). Unix sockets only.
+    #[arg(long, value_name = "UID")]
+    server_uid: Option<u32>,
+    /// macOS: refuse to send the request unless the serving process's code (by its audit
+    /// token) satisfies this requirement — the app's SMPrivilegedExecutables entry for the
+    /// helper. Unix sockets only; an error on other systems.
+    #[arg(long, value_name = "REQUIREMENT")]
+    server_requirement: Option<String>,
+    /// macOS: send an `AuthorizationExternalForm` as the request's `authorization`, so that the
+    /// helper can obtain the Authorization Services right its command needs (it may ask you to
+    /// authenticate). Elsewhere an error: on Linux rights map to the client's uid.
+    #[arg(long)]
+    authorize: bool,
 }
 
 /// Run `call`: exit 0 for a reply, 1 for an `{error: …}` reply, 2 when no reply was had.
@@ -52,6 +68,24 @@ pub fn run(args: CallArgs) -> anyhow::Result<Outcome> {
         }
         arguments.push((key.to_owned(), plist::Value::String(value.to_owned())));
     }
+    #[cfg(target_os = "macos")]
+    let _lent = if args.authorize {
+        let lent = smbless::client::ClientAuthorization::new()?;
+        arguments.push((
+            smbless::client::AUTHORIZATION_KEY.to_owned(),
+            plist::Value::Data(lent.external_form().to_vec()),
+        ));
+        Some(lent)
+    } else {
+        None
+    };
+    #[cfg(not(target_os = "macos"))]
+    if args.authorize {
+        bail!(
+            "--authorize: Authorization Services exist on macOS only; on this system the \
+             helper maps a command's right to the client's uid"
+        );
+    }
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()
         .filter(|t| !t.is_zero())
@@ -68,6 +102,10 @@ pub fn run(args: CallArgs) -> anyhow::Result<Outcome> {
             PayloadFormat::Xml
         } else {
             PayloadFormat::Binary
+        },
+        server: ServerCheck {
+            uid: args.server_uid,
+            requirement: args.server_requirement,
         },
         ..CallOptions::default()
     };

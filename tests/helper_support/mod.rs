@@ -43,6 +43,8 @@ pub fn helper_bin() -> PathBuf {
                 "smbless-helper-template",
                 "--bin",
                 "smbless-helper",
+                "--example",
+                "peer-client",
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
             if dir.file_name().is_some_and(|n| n == "release") {
@@ -58,6 +60,40 @@ pub fn helper_bin() -> PathBuf {
             bin
         })
         .clone()
+}
+
+/// The template's `peer-client` example (a raw client to run as another user), built with
+/// the helper.
+pub fn peer_client_bin() -> PathBuf {
+    let helper = helper_bin();
+    let bin = helper
+        .parent()
+        .expect("helper has a directory")
+        .join("examples")
+        .join("peer-client");
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
+}
+
+/// `setpriv`, to run a client as `nobody`.
+pub const SETPRIV: &str = "/usr/bin/setpriv";
+
+/// The uid (and gid) of `nobody`, the unprivileged attacker of the tests.
+pub const NOBODY: u32 = 65534;
+
+/// Whether the tests can act as another user: they run as root and `setpriv` exists.
+pub fn can_drop_privileges() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    root && Path::new(SETPRIV).exists()
+}
+
+/// A command that runs `program` as `nobody`.
+pub fn as_nobody(program: &Path) -> Command {
+    let mut cmd = Command::new(SETPRIV);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(program);
+    cmd
 }
 
 /// `systemd-socket-activate`, which the tests need (Debian package `systemd`).
@@ -97,9 +133,11 @@ fn free_port() -> u16 {
 
 impl Running {
     /// Start the helper under `systemd-socket-activate`: the socket exists, the helper does not
-    /// run until the first connection. Returns once the socket listens.
+    /// run until the first connection. Returns once the socket listens. A Unix socket is made
+    /// reachable by every user (mode 0666 in a 0755 directory, as the template's launchd plist
+    /// asks for), so that only the helper's own check stands between a user and the helper.
     pub fn activated(kind: Kind, helper_args: &[&str]) -> Running {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = world_readable_tempdir();
         let (listen, endpoint) = match kind {
             Kind::Unix => {
                 let p = dir.path().join("helper.sock");
@@ -117,7 +155,27 @@ impl Running {
             .arg("--")
             .arg(helper_bin());
         cmd.args(helper_args);
-        Running::spawn(cmd, endpoint, dir, "Listening on")
+        let running = Running::spawn(cmd, endpoint, dir, "Listening on");
+        if let Endpoint::Unix(path) = &running.endpoint {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+                .expect("chmod the socket");
+        }
+        running
+    }
+
+    /// A copy of `program` that every user can run, in this helper's (0755) directory: the
+    /// checkout may sit under a private directory.
+    pub fn shared_copy(&self, program: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let name = program.file_name().expect("a program file name");
+        let copy = self._dir.path().join(name);
+        if !copy.exists() {
+            std::fs::copy(program, &copy).expect("copy the program");
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod the copy");
+        }
+        copy
     }
 
     /// `systemd-socket-activate --accept`: one helper per connection, given the connection.
@@ -263,6 +321,14 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn world_readable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the tempdir");
+    dir
 }
 
 /// Options for test calls: patient.
