@@ -90,7 +90,7 @@ impl Default for CallOptions {
 /// the reply has arrived: dropping it frees the authorization the external form refers to.
 #[cfg(target_os = "macos")]
 pub struct ClientAuthorization {
-    _authorization: security_framework::authorization::Authorization,
+    _authorization: crate::macos::ffi::Authorization,
     form: Vec<u8>,
 }
 
@@ -98,14 +98,11 @@ pub struct ClientAuthorization {
 impl ClientAuthorization {
     /// Create an empty authorization (no rights yet) and its 32-byte external form.
     pub fn new() -> Result<ClientAuthorization, CallError> {
-        let authorization = security_framework::authorization::Authorization::default()
-            .map_err(|e| CallError::Authorization { status: e.code() })?;
-        let external = authorization
-            .make_external_form()
-            .map_err(|e| CallError::Authorization { status: e.code() })?;
+        let (authorization, form) = crate::macos::ffi::lendable_authorization()
+            .map_err(|status| CallError::Authorization { status })?;
         Ok(ClientAuthorization {
             _authorization: authorization,
-            form: external.bytes.iter().map(|&b| b as u8).collect(),
+            form,
         })
     }
 
@@ -411,6 +408,7 @@ mod tests {
         assert!(matches!(err, CallError::Connect { .. }), "{err}");
     }
 
+    #[cfg(target_os = "linux")]
     fn serve_once(path: &std::path::Path) -> std::thread::JoinHandle<()> {
         let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
         std::thread::spawn(move || {
@@ -425,6 +423,7 @@ mod tests {
         })
     }
 
+    #[cfg(target_os = "linux")]
     fn our_uid() -> u32 {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata("/proc/self").unwrap().uid()

@@ -15,8 +15,9 @@ use std::ptr;
 use objc2_core_foundation::{CFError, CFRetained, CFString};
 use objc2_foundation::{NSBundle, NSError, NSProcessInfo, NSString};
 use objc2_security::{
-    AuthorizationCopyRights, AuthorizationCreate, AuthorizationFlags, AuthorizationFree,
-    AuthorizationItem, AuthorizationRef, AuthorizationRights,
+    AuthorizationCopyRights, AuthorizationCreate, AuthorizationExternalForm, AuthorizationFlags,
+    AuthorizationFree, AuthorizationItem, AuthorizationMakeExternalForm, AuthorizationRef,
+    AuthorizationRights,
 };
 #[allow(deprecated)]
 use objc2_service_management::{SMAppService, SMJobBless};
@@ -101,7 +102,7 @@ pub(super) fn open_login_items() {
 }
 
 /// An authorization holding a right; freed (and its rights destroyed) on drop.
-pub(super) struct Authorization(AuthorizationRef);
+pub(crate) struct Authorization(AuthorizationRef);
 
 impl Drop for Authorization {
     fn drop(&mut self) {
@@ -110,6 +111,32 @@ impl Drop for Authorization {
             AuthorizationFree(self.0, AuthorizationFlags::DestroyRights);
         }
     }
+}
+
+/// An empty authorization (no rights yet, no prompt) and its 32-byte external form, to lend a
+/// helper that asks for a right in this process's name. The error is the `OSStatus`.
+pub(crate) fn lendable_authorization() -> Result<(Authorization, Vec<u8>), i32> {
+    let mut reference: AuthorizationRef = ptr::null();
+    // SAFETY: no rights or environment; `reference` is a valid out-pointer.
+    let status = unsafe {
+        AuthorizationCreate(
+            ptr::null(),
+            ptr::null(),
+            AuthorizationFlags::Defaults,
+            &mut reference,
+        )
+    };
+    if status != 0 || reference.is_null() {
+        return Err(if status != 0 { status } else { -60008 });
+    }
+    let auth = Authorization(reference);
+    let mut form = AuthorizationExternalForm { bytes: [0; 32] };
+    // SAFETY: `auth.0` is a live authorization; `form` is a valid out-pointer.
+    let status = unsafe { AuthorizationMakeExternalForm(auth.0, ptr::NonNull::from(&mut form)) };
+    if status != 0 {
+        return Err(status);
+    }
+    Ok((auth, form.bytes.iter().map(|&b| b as u8).collect()))
 }
 
 /// Obtain `right` with the administrator prompt (`AuthorizationCreate` +

@@ -21,7 +21,7 @@
 //! [`Preference`]: crate::service_management::Preference
 
 mod app_service;
-mod ffi;
+pub(crate) mod ffi;
 mod install;
 mod job_bless;
 
