@@ -1,0 +1,189 @@
+//! Reading the audited root as root may read attacker-writable places: every file is reached
+//! from the root's directory handle one component at a time ([`crate::install::dir::Dir`]),
+//! never through a symbolic link, never blocking on a FIFO, and never more than a size cap.
+//! Files are read (copied) rather than mapped: a user who can truncate a mapped file could
+//! crash the audit with `SIGBUS`.
+
+use std::path::Path;
+
+use rustix::fs::{self as rfs, FileType};
+
+use crate::install::dir::{read_all, Dir};
+use crate::install::InstallError;
+
+/// Launchd plists and Info.plists larger than this are not read.
+pub const MAX_PLIST_SIZE: u64 = crate::install::installed::MAX_JOB_SIZE;
+
+/// Owner and permission bits of a file or directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// Owning user id.
+    pub uid: u32,
+    /// Permission bits (`& 0o7777`).
+    pub mode: u32,
+}
+
+impl Owner {
+    fn of(st: &rfs::Stat) -> Owner {
+        #[allow(clippy::unnecessary_cast)]
+        Owner {
+            uid: st.st_uid as u32,
+            mode: (st.st_mode as u32) & 0o7777,
+        }
+    }
+
+    /// What is unsafe about a file or directory with this owner and mode for a root job, as
+    /// `(writable, not_root_owned)` explanations.
+    pub fn problems(self) -> (Option<String>, Option<String>) {
+        let writable = (self.mode & 0o022 != 0).then(|| {
+            let who = match (self.mode & 0o020 != 0, self.mode & 0o002 != 0) {
+                (true, true) => "its group and others",
+                (true, false) => "its group",
+                _ => "others",
+            };
+            format!("writable by {who} (mode {:04o})", self.mode)
+        });
+        let owner = (self.uid != 0).then(|| format!("owned by uid {}, not root", self.uid));
+        (writable, owner)
+    }
+}
+
+/// A file read through handles: its bytes and owner.
+pub struct ReadFile {
+    /// The bytes, as read once.
+    pub bytes: Vec<u8>,
+    /// Owner and mode, from the open descriptor.
+    pub owner: Owner,
+}
+
+/// Why a file could not be read, in words that name no path (the caller names it).
+pub fn why(err: &InstallError) -> String {
+    match err {
+        InstallError::NotAFile { found, .. } => {
+            format!("is {found}; expected a regular file (symbolic links are not followed)")
+        }
+        InstallError::TooLarge { size, max, .. } => {
+            format!("is {size} bytes, more than the {max} the audit reads")
+        }
+        InstallError::Io { op, source, .. } => format!("{op}: {source}"),
+        other => other.to_string(),
+    }
+}
+
+/// Read the regular file `name` in `dir`, at most `max` bytes.
+pub fn read(dir: &Dir, name: &str, max: u64) -> Result<ReadFile, String> {
+    let (file, size) = dir.open_regular(name, max).map_err(|e| why(&e))?;
+    let st = rfs::fstat(&file).map_err(|e| format!("examining: {e}"))?;
+    let bytes = read_all(file, &dir.child(name), size, max).map_err(|e| why(&e))?;
+    Ok(ReadFile {
+        bytes,
+        owner: Owner::of(&st),
+    })
+}
+
+/// The entry `name` of `dir` without following it: `None` when absent.
+pub fn lstat(dir: &Dir, name: &str) -> Option<(FileType, Owner)> {
+    let st = dir.stat(name).ok()??;
+    Some((FileType::from_raw_mode(st.st_mode), Owner::of(&st)))
+}
+
+/// The names in `dir`, or none when it cannot be listed.
+pub fn names(dir: &Dir) -> Vec<String> {
+    dir.names().unwrap_or_default()
+}
+
+/// Open the subdirectory `name` of `dir` (never a symlink); `None` when absent or unreadable.
+pub fn subdir(dir: &Dir, name: &str) -> Option<Dir> {
+    match lstat(dir, name)? {
+        (FileType::Directory, _) => dir.open_dir(name).ok(),
+        _ => None,
+    }
+}
+
+/// Open the directory at the relative path `rel` (`a/b/c`) below `dir`.
+pub fn subdirs(dir: &Dir, rel: &str) -> Option<Dir> {
+    let mut parts = rel.split('/');
+    let mut cur = subdir(dir, parts.next()?)?;
+    for part in parts {
+        cur = subdir(&cur, part)?;
+    }
+    Some(cur)
+}
+
+/// Where a system path leads inside the audited root.
+pub struct Located {
+    /// The directory holding the file, when every directory on the way is one (no link).
+    pub parent: Option<Dir>,
+    /// The file name.
+    pub name: String,
+    /// What makes a directory on the way unsafe for a root job: links, other owners, modes
+    /// that let other users write. Each entry names the directory as the system sees it.
+    pub unsafe_dirs: Vec<String>,
+}
+
+/// Split an absolute, normalised system path into its components; `None` otherwise.
+pub fn components(system_path: &str) -> Option<Vec<&str>> {
+    let rest = system_path.strip_prefix('/')?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+        return None;
+    }
+    Some(parts)
+}
+
+/// Follow the absolute system path `system_path` from the root handle, one directory at a
+/// time, judging each directory below the root as a root job's path must be: a directory (not
+/// a symbolic link), owned by root, writable by nobody else. The root itself is taken as given.
+pub fn locate(root: &Dir, system_path: &str) -> Option<Located> {
+    let parts = components(system_path)?;
+    let (name, dirs) = parts.split_last()?;
+    let mut unsafe_dirs = Vec::new();
+    let mut shown = String::new();
+    let mut cur: Option<Dir> = None;
+    for part in dirs {
+        shown.push('/');
+        shown.push_str(part);
+        let here = cur.as_ref().unwrap_or(root);
+        let next = match lstat(here, part) {
+            Some((FileType::Directory, owner)) => {
+                let (writable, other_owner) = owner.problems();
+                for problem in [writable, other_owner].into_iter().flatten() {
+                    unsafe_dirs.push(format!("{shown} is {problem}"));
+                }
+                here.open_dir(part).ok()
+            }
+            Some((FileType::Symlink, _)) => {
+                unsafe_dirs.push(format!(
+                    "{shown} is a symbolic link (not followed by the audit)"
+                ));
+                None
+            }
+            _ => None,
+        };
+        match next {
+            Some(d) => cur = Some(d),
+            None => {
+                return Some(Located {
+                    parent: None,
+                    name: name.to_string(),
+                    unsafe_dirs,
+                })
+            }
+        }
+    }
+    Some(Located {
+        parent: Some(cur.unwrap_or(open_same(root)?)),
+        name: name.to_string(),
+        unsafe_dirs,
+    })
+}
+
+/// A second handle on `dir` (for a file directly under the root).
+fn open_same(dir: &Dir) -> Option<Dir> {
+    dir.open_dir(".").ok()
+}
+
+/// Open the audited root. It must be a directory (a symbolic link is refused).
+pub fn open_root(root: &Path) -> Result<Dir, InstallError> {
+    Dir::open_path(root)
+}
