@@ -172,6 +172,8 @@ pub struct AuditFinding {
     pub id: FindingId,
     /// Error, warning or info.
     pub severity: Severity,
+    /// The index of the job it is about in [`super::AuditReport::jobs`].
+    pub job: usize,
     /// The job's label, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -194,6 +196,7 @@ impl AuditFinding {
         AuditFinding {
             id: FindingId::Audit(rule),
             severity: rule.severity(),
+            job: 0,
             label: None,
             path: path.into(),
             message: message.into(),
@@ -207,6 +210,7 @@ impl AuditFinding {
         AuditFinding {
             id,
             severity: id.severity(),
+            job: 0,
             label: None,
             path: path.into(),
             message: judgement.message,

@@ -86,7 +86,9 @@ fn quote(path: &str) -> String {
 impl Ctx<'_> {
     fn push(&mut self, job: AuditJob, findings: Vec<AuditFinding>) {
         let label = job.label.clone();
+        let index = self.jobs.len();
         self.findings.extend(findings.into_iter().map(|mut f| {
+            f.job = index;
             f.label.clone_from(&label);
             f
         }));
@@ -278,7 +280,8 @@ impl Ctx<'_> {
         for r in &reqs {
             clients::identifiers(&r.expr, &mut job.owner_ids);
         }
-        if daemon && (reachable(plist) || reachable(program.launchd.as_ref())) {
+        let launchd_runs_it = daemon && job.source != JobSource::BundledHelper;
+        if launchd_runs_it && (reachable(plist) || reachable(program.launchd.as_ref())) {
             client_check(&sys, &program, f);
             job.client_check = Some(program.client_check.clone());
         }

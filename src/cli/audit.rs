@@ -145,9 +145,9 @@ fn print_finding(f: &AuditFinding) {
 
 fn print_human(report: &AuditReport, min: Severity, failed: bool) {
     println!("smbless audit of {}: {} jobs", report.root, report.jobs.len());
-    for job in &report.jobs {
+    for (i, job) in report.jobs.iter().enumerate() {
         print_job(job);
-        for f in report.findings.iter().filter(|f| f.label == job.label) {
+        for f in report.findings.iter().filter(|f| f.job == i) {
             print_finding(f);
         }
     }
