@@ -99,7 +99,12 @@ fn golden_reports() {
         } else {
             let golden = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert_eq!(text, golden, "{case}: report differs from {}", path.display());
+            assert_eq!(
+                text,
+                golden,
+                "{case}: report differs from {}",
+                path.display()
+            );
         }
     }
 }
@@ -239,12 +244,15 @@ fn human_report_names_jobs_findings_and_hints() {
     let (code, stdout) = audit(&dir.path().join("orphan"), &[]);
     assert_eq!(code, 0);
     let text = String::from_utf8(stdout).unwrap();
-    assert!(text.contains("com.example.smbless.stray (privileged-helper)"), "{text}");
+    assert!(
+        text.contains("com.example.smbless.stray (privileged-helper)"),
+        "{text}"
+    );
     assert!(text.contains("warning[helper-without-plist]"));
     assert!(text.contains(
         "= hint: if nothing needs it: sudo rm -f '/Library/PrivilegedHelperTools/com.example.smbless.stray'"
     ));
-    assert!(text.contains("sudo launchctl bootout system/com.example.smbless.helper; sudo rm -f '/Library/LaunchDaemons/com.example.smbless.helper.plist' '/Library/PrivilegedHelperTools/com.example.smbless.helper'"));
+    assert!(text.contains("sudo launchctl bootout 'system/com.example.smbless.helper'; sudo rm -f '/Library/LaunchDaemons/com.example.smbless.helper.plist' '/Library/PrivilegedHelperTools/com.example.smbless.helper'"));
     assert!(text.ends_with("ok: 0 error(s), 3 warning(s), 0 info (failing at error)\n"));
 }
 
@@ -268,7 +276,10 @@ fn linked_directories_are_not_followed() {
         .as_str()
         .unwrap()
         .contains("/Library/PrivilegedHelperTools is a symbolic link"));
-    assert!(report["jobs"][0]["signature"].is_null(), "the program was not read");
+    assert!(
+        report["jobs"][0]["signature"].is_null(),
+        "the program was not read"
+    );
 }
 
 #[test]

@@ -11,9 +11,6 @@ use super::program::{self, Judging};
 use super::walk::{self, Owner, MAX_PLIST_SIZE};
 use crate::install::dir::Dir;
 
-/// At most this many apps are indexed per apps directory (and per subfolder).
-pub const MAX_APPS: usize = 4096;
-
 /// One app found.
 pub struct App {
     /// Its path as the audited system sees it (`/Applications/X.app`).
@@ -31,6 +28,8 @@ pub struct App {
 pub struct AppIndex {
     /// Every app, in the order found.
     pub apps: Vec<App>,
+    /// Directories whose listing was cut at [`walk::MAX_ENTRIES`].
+    pub cut: Vec<String>,
     by_id: BTreeMap<String, usize>,
     teams: BTreeMap<usize, Option<String>>,
 }
@@ -53,7 +52,7 @@ impl AppIndex {
     }
 
     fn scan_dir(&mut self, dir: &Dir, sys: &str, descend: bool) {
-        for name in walk::names(dir).into_iter().take(MAX_APPS) {
+        for name in walk::names(dir, sys, &mut self.cut) {
             let Some(sub) = walk::subdir(dir, &name) else {
                 continue;
             };
@@ -125,11 +124,10 @@ pub struct PlistFile {
 }
 
 /// Read every `*.plist` in `dir` (shown as `sys`).
-pub fn plists_in(dir: &Dir, sys: &str) -> Vec<PlistFile> {
-    walk::names(dir)
+pub fn plists_in(dir: &Dir, sys: &str, cut: &mut Vec<String>) -> Vec<PlistFile> {
+    walk::names(dir, sys, cut)
         .into_iter()
         .filter(|n| n.ends_with(".plist"))
-        .take(MAX_APPS)
         .map(|name| {
             let shown = format!("{sys}/{name}");
             match walk::read(dir, &name, MAX_PLIST_SIZE) {

@@ -159,11 +159,7 @@ fn c_string_at(text: &[u8], offset: u64) -> Option<String> {
 pub fn verdict(imports: &BTreeSet<String>, selectors: &BTreeSet<String>) -> ClientCheck {
     let mut evidence = Vec::new();
     let mut note = |names: &[&str], set: &BTreeSet<String>, selector: bool| {
-        let found: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| set.contains(*n))
-            .collect();
+        let found: Vec<&str> = names.iter().copied().filter(|n| set.contains(*n)).collect();
         for n in &found {
             evidence.push(if selector {
                 format!("-{n}")
@@ -206,18 +202,32 @@ mod tests {
         assert_eq!(v(&["write", "exit"], &[]), Verdict::None);
         assert_eq!(
             v(
-                &["SecCodeCopyGuestWithAttributes", "SecCodeCheckValidity", "kSecGuestAttributeAudit"],
+                &[
+                    "SecCodeCopyGuestWithAttributes",
+                    "SecCodeCheckValidity",
+                    "kSecGuestAttributeAudit"
+                ],
                 &[]
             ),
             Verdict::CodeSigning
         );
         assert_eq!(
-            v(&["SecCodeCopyGuestWithAttributes", "SecCodeCheckValidity", "kSecGuestAttributePid"], &[]),
+            v(
+                &[
+                    "SecCodeCopyGuestWithAttributes",
+                    "SecCodeCheckValidity",
+                    "kSecGuestAttributePid"
+                ],
+                &[]
+            ),
             Verdict::PidOnly
         );
         assert_eq!(v(&["xpc_connection_get_pid"], &[]), Verdict::PidOnly);
         assert_eq!(v(&[], &["processIdentifier"]), Verdict::PidOnly);
-        assert_eq!(v(&[], &["setCodeSigningRequirement:"]), Verdict::CodeSigning);
+        assert_eq!(
+            v(&[], &["setCodeSigningRequirement:"]),
+            Verdict::CodeSigning
+        );
         assert_eq!(
             v(&["xpc_connection_set_peer_code_signing_requirement"], &[]),
             Verdict::CodeSigning
@@ -229,7 +239,10 @@ mod tests {
 
     #[test]
     fn words_and_strings() {
-        assert_eq!(word(&[1, 0, 0, 0, 0, 0, 0, 0x80], true), 0x8000_0000_0000_0001);
+        assert_eq!(
+            word(&[1, 0, 0, 0, 0, 0, 0, 0x80], true),
+            0x8000_0000_0000_0001
+        );
         assert_eq!(word(&[0, 0, 1, 0], false), 0x100);
         assert_eq!(c_string_at(b"a\0bc\0", 2), Some("bc".into()));
         assert_eq!(c_string_at(b"abc", 0), None);

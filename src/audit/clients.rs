@@ -61,7 +61,11 @@ pub fn judge(path: &str, texts: &[String], out: &mut Vec<AuditFinding>) -> Vec<R
             )),
         }
     }
-    if !parsed.is_empty() && !parsed.iter().any(|r| lint::has_downgrade_protection(&r.expr)) {
+    if !parsed.is_empty()
+        && !parsed
+            .iter()
+            .any(|r| lint::has_downgrade_protection(&r.expr))
+    {
         out.push(AuditFinding::new(
             AuditRule::ClientRequirementNoMinimumVersion,
             path,
@@ -127,7 +131,10 @@ mod tests {
         let mut out = Vec::new();
         judge(
             "/x",
-            &["identifier \"a\"".into(), "anchor apple generic and identifier \"a\"".into()],
+            &[
+                "identifier \"a\"".into(),
+                "anchor apple generic and identifier \"a\"".into(),
+            ],
             &mut out,
         );
         let ids: Vec<String> = out.iter().map(|f| f.id.to_string()).collect();

@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     pub jobs: Vec<AuditJob>,
     /// Their findings, in job order.
     pub findings: Vec<AuditFinding>,
+    /// Directories whose listing was cut at [`walk::MAX_ENTRIES`].
+    pub cut: Vec<String>,
 }
 
 /// The program a launchd plist runs, as launchd picks it: `Program`, else
@@ -97,6 +99,14 @@ impl Ctx<'_> {
 
     /// The command that removes a job's files from the audited system.
     fn removal(job: &AuditJob) -> String {
+        if matches!(
+            job.source,
+            JobSource::SmappserviceDaemon | JobSource::SmappserviceAgent | JobSource::BundledHelper
+        ) {
+            return "the job is part of its app: reinstall the app from its vendor, or remove \
+                    the app"
+                .to_string();
+        }
         let mut files: Vec<String> = job.plist.iter().map(|p| quote(p)).collect();
         if let Some(p) = job.program.as_deref().filter(|p| inside(p, HELPER_DIR)) {
             files.push(quote(p));
@@ -104,10 +114,13 @@ impl Ctx<'_> {
         let rm = format!("sudo rm -f {}", files.join(" "));
         match (&job.label, job.source) {
             (Some(l), JobSource::LaunchDaemon) => {
-                format!("sudo launchctl bootout system/{l}; {rm}")
+                format!(
+                    "sudo launchctl bootout {}; {rm}",
+                    quote(&format!("system/{l}"))
+                )
             }
             (Some(l), JobSource::LaunchAgent) => {
-                format!("launchctl bootout gui/$(id -u)/{l}; {rm}")
+                format!("launchctl bootout gui/$(id -u)/{}; {rm}", quote(l))
             }
             _ => rm,
         }
@@ -118,7 +131,9 @@ impl Ctx<'_> {
     pub fn plist_job(&mut self, file: PlistFile, source: JobSource, app: Option<usize>) {
         let mut f = Vec::new();
         let mut job = AuditJob::new(source, Some(file.shown.clone()));
-        let app_path = app.and_then(|i| self.apps.apps.get(i)).map(|a| a.path.clone());
+        let app_path = app
+            .and_then(|i| self.apps.apps.get(i))
+            .map(|a| a.path.clone());
         job.owner_app.clone_from(&app_path);
         let dict = match file.dict {
             Ok(d) => d,
@@ -132,7 +147,10 @@ impl Ctx<'_> {
                 return self.push(job, f);
             }
         };
-        job.label = dict.get("Label").and_then(Value::as_string).map(str::to_string);
+        job.label = dict
+            .get("Label")
+            .and_then(Value::as_string)
+            .map(str::to_string);
         if job.label.is_none() {
             f.push(AuditFinding::new(
                 AuditRule::PlistUnreadable,
@@ -194,21 +212,8 @@ impl Ctx<'_> {
 
     /// Judge every directory on the way to `shown` (a system path): links and other writers.
     fn path_safety(&self, shown: &str, f: &mut Vec<AuditFinding>) {
-        let Some(located) = walk::locate(self.root, shown) else {
-            return;
-        };
-        if !located.unsafe_dirs.is_empty() {
-            f.push(AuditFinding::new(
-                AuditRule::PathUserWritable,
-                shown,
-                format!(
-                    "the path to {shown} is not root's alone: {}; whoever controls it can \
-                     swap the file launchd reads",
-                    located.unsafe_dirs.join("; ")
-                ),
-                "keep launchd files and the programs they run in directories owned by root \
-                 and writable by nobody else (chown root:wheel, chmod go-w)",
-            ));
+        if let Some(located) = walk::locate(self.root, shown) {
+            unsafe_path(shown, &located.unsafe_dirs, f);
         }
     }
 
@@ -221,40 +226,8 @@ impl Ctx<'_> {
         plist: Option<&Dictionary>,
         app: Option<usize>,
     ) -> Option<Program> {
-        let shown_plist = job.plist.clone().unwrap_or_default();
-        let Some(sys) = job.program.clone() else {
-            f.push(AuditFinding::new(
-                AuditRule::PlistWithoutProgram,
-                &shown_plist,
-                "names no program (no Program, ProgramArguments or BundleProgram)",
-                format!("if nothing needs the job: {}", Self::removal(job)),
-            ));
-            return None;
-        };
-        if inside_any(&sys, SYSTEM_DIRS) {
-            return None; // Apple's sealed system volume.
-        }
-        let daemon = job.source.runs_as_root();
-        if app.is_none() && daemon && !inside_any(&sys, ROOT_OWNED_DIRS) {
-            f.push(AuditFinding::new(
-                AuditRule::ProgramOutsideRootOwned,
-                &sys,
-                format!("the root job runs {sys}, outside the directories only root can change ({})", ROOT_OWNED_DIRS.join(", ")),
-                "install the program under /Library/PrivilegedHelperTools (root:wheel, mode 0544 or 0755)",
-            ));
-        }
-        if app.is_none() {
-            self.path_safety(&sys, f);
-        }
-        let located = walk::locate(self.root, &sys);
-        let Some((parent, name)) = located.and_then(|l| Some((l.parent?, l.name))) else {
-            self.missing(job, f, &sys);
-            return None;
-        };
-        if walk::lstat(&parent, &name).is_none() {
-            self.missing(job, f, &sys);
-            return None;
-        }
+        let sys = self.program_path(job, f, app)?;
+        let (parent, name) = self.locate(job, f, &sys, app)?;
         let program = match program::read(&parent, &name, &sys, &self.judging) {
             Ok(p) => p,
             Err(why) => {
@@ -271,21 +244,65 @@ impl Ctx<'_> {
         if app.is_none() {
             file_safety(&sys, program.owner, f);
         }
-        job.signature = Some(program.summary());
-        job.version = program.version();
-        job.designated_requirement = program.designated_requirement();
-        signature(&sys, &program, f);
-        job.client_requirements = clients::authorized_clients(program.info.as_ref());
-        let reqs = clients::judge(&sys, &job.client_requirements, f);
-        for r in &reqs {
-            clients::identifiers(&r.expr, &mut job.owner_ids);
-        }
-        let launchd_runs_it = daemon && job.source != JobSource::BundledHelper;
-        if launchd_runs_it && (reachable(plist) || reachable(program.launchd.as_ref())) {
-            client_check(&sys, &program, f);
-            job.client_check = Some(program.client_check.clone());
-        }
+        judge_program(job, f, &sys, &program, plist);
         Some(program)
+    }
+
+    /// The job's program path, when there is one to examine: not on Apple's sealed system
+    /// volume, with a warning when a root job's program lies outside root-owned directories.
+    fn program_path(
+        &self,
+        job: &AuditJob,
+        f: &mut Vec<AuditFinding>,
+        app: Option<usize>,
+    ) -> Option<String> {
+        let Some(sys) = job.program.clone() else {
+            f.push(AuditFinding::new(
+                AuditRule::PlistWithoutProgram,
+                job.plist.clone().unwrap_or_default(),
+                "names no program (no Program, ProgramArguments or BundleProgram)",
+                format!("if nothing needs the job: {}", Self::removal(job)),
+            ));
+            return None;
+        };
+        if inside_any(&sys, SYSTEM_DIRS) {
+            return None;
+        }
+        if app.is_none() && job.source.runs_as_root() && !inside_any(&sys, ROOT_OWNED_DIRS) {
+            f.push(AuditFinding::new(
+                AuditRule::ProgramOutsideRootOwned,
+                &sys,
+                format!(
+                    "the root job runs {sys}, outside the directories only root can change ({})",
+                    ROOT_OWNED_DIRS.join(", ")
+                ),
+                "install the program under /Library/PrivilegedHelperTools (root:wheel, mode \
+                 0544 or 0755)",
+            ));
+        }
+        Some(sys)
+    }
+
+    /// Walk to the program's directory, judging the directories on the way (outside apps);
+    /// `None` (with a finding) when it is missing.
+    fn locate(
+        &self,
+        job: &AuditJob,
+        f: &mut Vec<AuditFinding>,
+        sys: &str,
+        app: Option<usize>,
+    ) -> Option<(Dir, String)> {
+        let located = walk::locate(self.root, sys);
+        if let Some(l) = located.as_ref().filter(|_| app.is_none()) {
+            unsafe_path(sys, &l.unsafe_dirs, f);
+        }
+        let found = located
+            .and_then(|l| Some((l.parent?, l.name)))
+            .filter(|(parent, name)| walk::lstat(parent, name).is_some());
+        if found.is_none() {
+            self.missing(job, f, sys);
+        }
+        found
     }
 
     fn missing(&self, job: &AuditJob, f: &mut Vec<AuditFinding>, sys: &str) {
@@ -309,7 +326,11 @@ impl Ctx<'_> {
         let found = app.or_else(|| self.apps.find(&job.owner_ids));
         let Some(i) = found else {
             if !job.owner_ids.is_empty() {
-                let path = job.plist.clone().or_else(|| job.program.clone()).unwrap_or_default();
+                let path = job
+                    .plist
+                    .clone()
+                    .or_else(|| job.program.clone())
+                    .unwrap_or_default();
                 f.push(AuditFinding::new(
                     AuditRule::OrphanedJob,
                     path,
@@ -339,6 +360,48 @@ impl Ctx<'_> {
                 ));
             }
         }
+    }
+}
+
+/// The finding for the unsafe directories on the way to `shown`, if any.
+fn unsafe_path(shown: &str, unsafe_dirs: &[String], f: &mut Vec<AuditFinding>) {
+    if unsafe_dirs.is_empty() {
+        return;
+    }
+    f.push(AuditFinding::new(
+        AuditRule::PathUserWritable,
+        shown,
+        format!(
+            "the path to {shown} is not root's alone: {}; whoever controls it can swap the \
+             file launchd reads",
+            unsafe_dirs.join("; ")
+        ),
+        "keep launchd files and the programs they run in directories owned by root and \
+         writable by nobody else (chown root:wheel, chmod go-w)",
+    ));
+}
+
+/// What the program's own bytes say: signature, version, client requirements, client check.
+fn judge_program(
+    job: &mut AuditJob,
+    f: &mut Vec<AuditFinding>,
+    sys: &str,
+    program: &Program,
+    plist: Option<&Dictionary>,
+) {
+    job.signature = Some(program.summary());
+    job.version = program.version();
+    job.designated_requirement = program.designated_requirement();
+    signature(sys, program, f);
+    job.client_requirements = clients::authorized_clients(program.info.as_ref());
+    for r in clients::judge(sys, &job.client_requirements, f) {
+        clients::identifiers(&r.expr, &mut job.owner_ids);
+    }
+    // The copies still inside apps are not what launchd runs.
+    let launchd_runs_it = job.source.runs_as_root() && job.source != JobSource::BundledHelper;
+    if launchd_runs_it && (reachable(plist) || reachable(program.launchd.as_ref())) {
+        client_check(sys, program, f);
+        job.client_check = Some(program.client_check.clone());
     }
 }
 
@@ -383,7 +446,11 @@ fn signature(sys: &str, program: &Program, f: &mut Vec<AuditFinding>) {
             sys,
             format!(
                 "{sys} is {} ({}): no certificate ties it to a developer",
-                if s.kind == Kind::Adhoc { "ad-hoc signed" } else { "only linker-signed" },
+                if s.kind == Kind::Adhoc {
+                    "ad-hoc signed"
+                } else {
+                    "only linker-signed"
+                },
                 s.arch
             ),
             "replace it with a build signed with a Developer ID Application certificate",
@@ -429,5 +496,70 @@ fn client_check(sys: &str, program: &Program, f: &mut Vec<AuditFinding>) {
             format!("heuristic: {sys} identifies clients only by process ID ({}); a client can exit and let another process take its PID before the check", evidence.join(", ")),
             "identify clients by audit token (kSecGuestAttributeAudit), never by PID; this finding is a heuristic over imports",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dict(xml: &str) -> Dictionary {
+        plist::from_bytes::<Value>(xml.as_bytes())
+            .unwrap()
+            .into_dictionary()
+            .unwrap()
+    }
+
+    #[test]
+    fn program_is_launchds_choice() {
+        let both = dict("<plist><dict><key>Program</key><string>/a</string><key>ProgramArguments</key><array><string>/b</string></array></dict></plist>");
+        assert_eq!(program_of(&both, None).as_deref(), Some("/a"));
+        let args = dict("<plist><dict><key>ProgramArguments</key><array><string>/b</string><string>-x</string></array></dict></plist>");
+        assert_eq!(program_of(&args, None).as_deref(), Some("/b"));
+        let bundle = dict(
+            "<plist><dict><key>BundleProgram</key><string>Contents/MacOS/d</string></dict></plist>",
+        );
+        assert_eq!(
+            program_of(&bundle, Some("/Applications/A.app")).as_deref(),
+            Some("/Applications/A.app/Contents/MacOS/d")
+        );
+        assert_eq!(program_of(&bundle, None), None);
+    }
+
+    #[test]
+    fn root_owned_and_system_locations() {
+        assert!(inside_any(
+            "/Library/PrivilegedHelperTools/x",
+            ROOT_OWNED_DIRS
+        ));
+        assert!(!inside_any(
+            "/Library/PrivilegedHelperToolsX/x",
+            ROOT_OWNED_DIRS
+        ));
+        assert!(!inside_any("/usr/local/bin/x", ROOT_OWNED_DIRS));
+        assert!(inside_any("/usr/libexec/x", SYSTEM_DIRS));
+        assert!(!inside_any("/usr/local/libexec/x", SYSTEM_DIRS));
+    }
+
+    #[test]
+    fn removal_commands_quote_what_they_name() {
+        let mut job = AuditJob::new(
+            JobSource::LaunchDaemon,
+            Some("/Library/LaunchDaemons/it's.plist".into()),
+        );
+        job.label = Some("a;b".into());
+        job.program = Some(format!("{HELPER_DIR}/a;b"));
+        assert_eq!(
+            Ctx::removal(&job),
+            "sudo launchctl bootout 'system/a;b'; sudo rm -f \
+             '/Library/LaunchDaemons/it'\\''s.plist' '/Library/PrivilegedHelperTools/a;b'"
+        );
+        job.program = Some("/usr/local/bin/tool".into());
+        assert!(
+            !Ctx::removal(&job).contains("/usr/local"),
+            "only helpers are removed"
+        );
+        job.source = JobSource::SmappserviceDaemon;
+        assert!(Ctx::removal(&job).starts_with("the job is part of its app"));
     }
 }

@@ -144,6 +144,9 @@ pub struct AuditReport {
     pub jobs: Vec<AuditJob>,
     /// Every finding, in job order.
     pub findings: Vec<AuditFinding>,
+    /// Directories holding more than [`walk::MAX_ENTRIES`] entries, of which only that many
+    /// were read: the audit of what they hold is incomplete.
+    pub incomplete: Vec<String>,
 }
 
 impl AuditReport {
@@ -198,17 +201,18 @@ pub fn audit(root: &Path, options: &AuditOptions) -> Result<AuditReport, AuditEr
         },
         jobs: Vec::new(),
         findings: Vec::new(),
+        cut: Vec::new(),
     };
     for (rel, source) in JOB_DIRS {
         if let Some(d) = walk::subdirs(&dir, rel) {
-            for file in apps::plists_in(&d, &format!("/{rel}")) {
+            for file in apps::plists_in(&d, &format!("/{rel}"), &mut ctx.cut) {
                 ctx.plist_job(file, *source, None);
             }
         }
     }
     let run: BTreeSet<String> = ctx.jobs.iter().filter_map(|j| j.program.clone()).collect();
     if let Some(d) = walk::subdirs(&dir, judge::HELPER_DIR.trim_start_matches('/')) {
-        for name in walk::names(&d).into_iter().take(apps::MAX_APPS) {
+        for name in walk::names(&d, judge::HELPER_DIR, &mut ctx.cut) {
             if !run.contains(&format!("{}/{name}", judge::HELPER_DIR)) {
                 ctx.helper_job(&name);
             }
@@ -217,11 +221,14 @@ pub fn audit(root: &Path, options: &AuditOptions) -> Result<AuditReport, AuditEr
     for i in 0..ctx.apps.apps.len() {
         app_jobs(&mut ctx, i);
     }
+    let mut incomplete = std::mem::take(&mut ctx.apps.cut);
+    incomplete.append(&mut ctx.cut);
     Ok(AuditReport {
         root: root.display().to_string(),
         deep: options.deep,
         jobs: ctx.jobs,
         findings: ctx.findings,
+        incomplete,
     })
 }
 
@@ -231,21 +238,24 @@ fn app_jobs(ctx: &mut judge::Ctx<'_>, i: usize) {
         return;
     };
     let base = format!("{}/Contents", app.path);
+    let mut cut = Vec::new();
     let mut plists = Vec::new();
     for (rel, source) in APP_JOB_DIRS {
         if let Some(d) = walk::subdirs(&app.contents, rel) {
-            for file in apps::plists_in(&d, &format!("{base}/{rel}")) {
+            for file in apps::plists_in(&d, &format!("{base}/{rel}"), &mut cut) {
                 plists.push((file, *source));
             }
         }
     }
+    let shown = format!("{base}/Library/LaunchServices");
     let helpers = walk::subdirs(&app.contents, "Library/LaunchServices")
-        .map(|d| walk::names(&d))
+        .map(|d| walk::names(&d, &shown, &mut cut))
         .unwrap_or_default();
+    ctx.cut.append(&mut cut);
     for (file, source) in plists {
         ctx.plist_job(file, source, Some(i));
     }
-    for name in helpers.iter().take(apps::MAX_APPS) {
+    for name in &helpers {
         ctx.bundled_helper(i, name);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use rustix::fs::{self as rfs, FileType};
+use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 
 use crate::install::dir::{read_all, Dir};
 use crate::install::InstallError;
@@ -87,9 +87,39 @@ pub fn lstat(dir: &Dir, name: &str) -> Option<(FileType, Owner)> {
     Some((FileType::from_raw_mode(st.st_mode), Owner::of(&st)))
 }
 
-/// The names in `dir`, or none when it cannot be listed.
-pub fn names(dir: &Dir) -> Vec<String> {
-    dir.names().unwrap_or_default()
+/// At most this many entries of one directory are read: a directory other users can fill
+/// must not make the audit allocate without bound.
+pub const MAX_ENTRIES: usize = 4096;
+
+/// The names in `dir` (shown as `shown`), sorted; none when it cannot be listed. At most
+/// [`MAX_ENTRIES`] are read, in directory order; when there are more, `shown` is added to
+/// `cut` so that the report says the listing was incomplete.
+pub fn names(dir: &Dir, shown: &str, cut: &mut Vec<String>) -> Vec<String> {
+    let Ok(fd) = rfs::openat(
+        dir.fd(),
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Vec::new();
+    };
+    let Ok(mut listing) = rfs::Dir::read_from(&fd) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    while let Some(Ok(entry)) = listing.read() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "." || name == ".." {
+            continue;
+        }
+        if names.len() == MAX_ENTRIES {
+            cut.push(shown.to_string());
+            break;
+        }
+        names.push(name);
+    }
+    names.sort();
+    names
 }
 
 /// Open the subdirectory `name` of `dir` (never a symlink); `None` when absent or unreadable.
@@ -125,7 +155,10 @@ pub struct Located {
 pub fn components(system_path: &str) -> Option<Vec<&str>> {
     let rest = system_path.strip_prefix('/')?;
     let parts: Vec<&str> = rest.split('/').collect();
-    if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
         return None;
     }
     Some(parts)
@@ -186,4 +219,110 @@ fn open_same(dir: &Dir) -> Option<Dir> {
 /// Open the audited root. It must be a directory (a symbolic link is refused).
 pub fn open_root(root: &Path) -> Result<Dir, InstallError> {
     Dir::open_path(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    use super::*;
+
+    fn root() -> (tempfile::TempDir, Dir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = open_root(tmp.path()).unwrap();
+        (tmp, dir)
+    }
+
+    #[test]
+    fn components_are_absolute_and_normalised() {
+        assert_eq!(components("/a/b"), Some(vec!["a", "b"]));
+        assert_eq!(components("a/b"), None);
+        assert_eq!(components("/a//b"), None);
+        assert_eq!(components("/a/../b"), None);
+        assert_eq!(components("/a/./b"), None);
+    }
+
+    #[test]
+    fn owner_problems() {
+        let ok = Owner {
+            uid: 0,
+            mode: 0o755,
+        };
+        assert_eq!(ok.problems(), (None, None));
+        let (w, o) = Owner {
+            uid: 501,
+            mode: 0o1777,
+        }
+        .problems();
+        assert_eq!(
+            w.as_deref(),
+            Some("writable by its group and others (mode 1777)")
+        );
+        assert_eq!(o.as_deref(), Some("owned by uid 501, not root"));
+    }
+
+    #[test]
+    fn locate_reports_links_and_writable_directories_without_following() {
+        let (tmp, dir) = root();
+        let open = tmp.path().join("open");
+        std::fs::create_dir_all(open.join("sub")).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::write(open.join("sub/file"), b"x").unwrap();
+        symlink(&open, tmp.path().join("link")).unwrap();
+
+        let through_open = locate(&dir, "/open/sub/file").unwrap();
+        assert!(through_open.parent.is_some());
+        assert_eq!(through_open.name, "file");
+        assert!(
+            through_open.unsafe_dirs[0].starts_with("/open is writable by its group and others"),
+            "{:?}",
+            through_open.unsafe_dirs
+        );
+
+        let through_link = locate(&dir, "/link/sub/file").unwrap();
+        assert!(through_link.parent.is_none(), "a link is not followed");
+        assert_eq!(
+            through_link.unsafe_dirs,
+            ["/link is a symbolic link (not followed by the audit)"]
+        );
+        assert!(locate(&dir, "relative").is_none());
+    }
+
+    #[test]
+    fn read_refuses_fifos_and_links_without_blocking() {
+        let (tmp, dir) = root();
+        let fifo = tmp.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        symlink("/etc/passwd", tmp.path().join("link")).unwrap();
+        std::fs::write(tmp.path().join("big"), vec![0u8; 100]).unwrap();
+        assert!(read(&dir, "fifo", 10)
+            .err()
+            .unwrap()
+            .starts_with("is a FIFO"));
+        assert!(read(&dir, "link", 10)
+            .err()
+            .unwrap()
+            .starts_with("is a symbolic link"));
+        assert!(read(&dir, "big", 10)
+            .err()
+            .unwrap()
+            .contains("more than the 10"));
+        assert_eq!(read(&dir, "big", 100).unwrap().bytes.len(), 100);
+    }
+
+    #[test]
+    fn listings_are_capped_and_say_so() {
+        let (tmp, dir) = root();
+        for i in 0..=MAX_ENTRIES {
+            std::fs::write(tmp.path().join(format!("f{i:05}")), b"").unwrap();
+        }
+        let mut cut = Vec::new();
+        let names = names(&dir, "/many", &mut cut);
+        assert_eq!(names.len(), MAX_ENTRIES);
+        assert_eq!(cut, ["/many"]);
+    }
 }

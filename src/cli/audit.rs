@@ -144,12 +144,22 @@ fn print_finding(f: &AuditFinding) {
 }
 
 fn print_human(report: &AuditReport, min: Severity, failed: bool) {
-    println!("smbless audit of {}: {} jobs", report.root, report.jobs.len());
+    println!(
+        "smbless audit of {}: {} jobs",
+        report.root,
+        report.jobs.len()
+    );
     for (i, job) in report.jobs.iter().enumerate() {
         print_job(job);
         for f in report.findings.iter().filter(|f| f.job == i) {
             print_finding(f);
         }
+    }
+    for dir in &report.incomplete {
+        println!(
+            "incomplete: {dir} holds more than {} entries; only that many were read",
+            audit::walk::MAX_ENTRIES
+        );
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     println!(
