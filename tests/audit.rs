@@ -319,3 +319,49 @@ fn library_reports_typed_ids() {
     assert!(sig.valid);
     assert_eq!(sig.trust.as_str(), "self-signed");
 }
+
+/// Audited by a user who cannot read a job directory: the report says what it could not read
+/// instead of passing over it, and the rest is still audited.
+#[test]
+fn unreadable_directories_are_reported_as_incomplete() {
+    let dir = staged(&["orphan"]);
+    let root = dir.path().join("orphan");
+    let daemons = root.join("Library/LaunchDaemons");
+    std::fs::set_permissions(
+        &daemons,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    // The temporary directory itself must be searchable by nobody.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let output = process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("smbless"))
+        .args(["audit", "--format", "json", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let incomplete = report["incomplete"].as_array().unwrap();
+    assert_eq!(incomplete.len(), 1, "{incomplete:?}");
+    let note = incomplete[0].as_str().unwrap();
+    assert!(
+        note.starts_with("/Library/LaunchDaemons: opening directory: Permission denied"),
+        "{note}"
+    );
+    // The helper directory was still read, but without the daemon plists nobody can say that
+    // no plist runs a helper.
+    let sources: Vec<&str> = report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["privileged-helper", "privileged-helper"]);
+    assert!(!ids(&report).contains("helper-without-plist"));
+}

@@ -28,7 +28,7 @@ pub struct App {
 pub struct AppIndex {
     /// Every app, in the order found.
     pub apps: Vec<App>,
-    /// Directories whose listing was cut at [`walk::MAX_ENTRIES`].
+    /// What could not be read completely (see [`super::AuditReport::incomplete`]).
     pub cut: Vec<String>,
     by_id: BTreeMap<String, usize>,
     teams: BTreeMap<usize, Option<String>>,
@@ -43,7 +43,7 @@ impl AppIndex {
             let Some(rel) = sys.strip_prefix('/').filter(|r| !r.is_empty()) else {
                 continue;
             };
-            let Some(dir) = walk::subdirs(root, rel) else {
+            let Some(dir) = walk::job_dir(root, rel, sys, &mut index.cut) else {
                 continue;
             };
             index.scan_dir(&dir, sys, true);

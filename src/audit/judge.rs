@@ -41,7 +41,7 @@ pub struct Ctx<'a> {
     pub jobs: Vec<AuditJob>,
     /// Their findings, in job order.
     pub findings: Vec<AuditFinding>,
-    /// Directories whose listing was cut at [`walk::MAX_ENTRIES`].
+    /// What could not be read completely (see [`super::AuditReport::incomplete`]).
     pub cut: Vec<String>,
 }
 
@@ -179,19 +179,20 @@ impl Ctx<'_> {
         self.push(job, f);
     }
 
-    /// A file of `/Library/PrivilegedHelperTools` that no plist runs.
-    pub fn helper_job(&mut self, name: &str) {
+    /// A file of `/Library/PrivilegedHelperTools` that no plist read runs; `daemons_read`
+    /// says whether every daemon plist could be read (else "no plist runs it" is unknown).
+    pub fn helper_job(&mut self, name: &str, daemons_read: bool) {
         let mut f = Vec::new();
         let mut job = AuditJob::new(JobSource::PrivilegedHelper, None);
         job.label = Some(name.to_string());
         let path = format!("{HELPER_DIR}/{name}");
         job.program = Some(path.clone());
-        f.push(AuditFinding::new(
+        f.extend(daemons_read.then(|| AuditFinding::new(
             AuditRule::HelperWithoutPlist,
             &path,
             format!("no launchd plist in /Library/LaunchDaemons runs {path}: a leftover of an uninstalled or half-removed helper"),
             format!("if nothing needs it: {}", Self::removal(&job)),
-        ));
+        )));
         let program = self.program(&mut job, &mut f, None, None);
         self.owner(&mut job, &mut f, program.as_ref(), None);
         self.push(job, f);

@@ -144,8 +144,9 @@ pub struct AuditReport {
     pub jobs: Vec<AuditJob>,
     /// Every finding, in job order.
     pub findings: Vec<AuditFinding>,
-    /// Directories holding more than [`walk::MAX_ENTRIES`] entries, of which only that many
-    /// were read: the audit of what they hold is incomplete.
+    /// What the audit could not read completely, one sentence each: directories that are
+    /// there but could not be opened (a symbolic link, no permission), listings cut at
+    /// [`walk::MAX_ENTRIES`] entries.
     pub incomplete: Vec<String>,
 }
 
@@ -203,18 +204,25 @@ pub fn audit(root: &Path, options: &AuditOptions) -> Result<AuditReport, AuditEr
         findings: Vec::new(),
         cut: Vec::new(),
     };
+    let mut daemons_read = true;
     for (rel, source) in JOB_DIRS {
-        if let Some(d) = walk::subdirs(&dir, rel) {
-            for file in apps::plists_in(&d, &format!("/{rel}"), &mut ctx.cut) {
+        let before = ctx.cut.len();
+        let shown = format!("/{rel}");
+        if let Some(d) = walk::job_dir(&dir, rel, &shown, &mut ctx.cut) {
+            for file in apps::plists_in(&d, &shown, &mut ctx.cut) {
                 ctx.plist_job(file, *source, None);
             }
         }
+        if *source == JobSource::LaunchDaemon && ctx.cut.len() > before {
+            daemons_read = false;
+        }
     }
     let run: BTreeSet<String> = ctx.jobs.iter().filter_map(|j| j.program.clone()).collect();
-    if let Some(d) = walk::subdirs(&dir, judge::HELPER_DIR.trim_start_matches('/')) {
+    let helper_rel = judge::HELPER_DIR.trim_start_matches('/');
+    if let Some(d) = walk::job_dir(&dir, helper_rel, judge::HELPER_DIR, &mut ctx.cut) {
         for name in walk::names(&d, judge::HELPER_DIR, &mut ctx.cut) {
             if !run.contains(&format!("{}/{name}", judge::HELPER_DIR)) {
-                ctx.helper_job(&name);
+                ctx.helper_job(&name, daemons_read);
             }
         }
     }

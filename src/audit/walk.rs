@@ -91,29 +91,38 @@ pub fn lstat(dir: &Dir, name: &str) -> Option<(FileType, Owner)> {
 /// must not make the audit allocate without bound.
 pub const MAX_ENTRIES: usize = 4096;
 
-/// The names in `dir` (shown as `shown`), sorted; none when it cannot be listed. At most
-/// [`MAX_ENTRIES`] are read, in directory order; when there are more, `shown` is added to
-/// `cut` so that the report says the listing was incomplete.
-pub fn names(dir: &Dir, shown: &str, cut: &mut Vec<String>) -> Vec<String> {
-    let Ok(fd) = rfs::openat(
+/// The names in `dir` (shown as `shown`), sorted. At most [`MAX_ENTRIES`] are read, in
+/// directory order; when there are more, or the directory cannot be listed, a sentence saying
+/// so is added to `notes` (the report's `incomplete`).
+pub fn names(dir: &Dir, shown: &str, notes: &mut Vec<String>) -> Vec<String> {
+    let listing = rfs::openat(
         dir.fd(),
         ".",
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
-    ) else {
-        return Vec::new();
-    };
-    let Ok(mut listing) = rfs::Dir::read_from(&fd) else {
-        return Vec::new();
+    )
+    .and_then(|fd| rfs::Dir::read_from(&fd));
+    let mut listing = match listing {
+        Ok(l) => l,
+        Err(e) => {
+            notes.push(format!("{shown}: cannot be listed ({e})"));
+            return Vec::new();
+        }
     };
     let mut names = Vec::new();
-    while let Some(Ok(entry)) = listing.read() {
+    while let Some(entry) = listing.read() {
+        let Ok(entry) = entry else {
+            notes.push(format!("{shown}: listing stopped by an error"));
+            break;
+        };
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == "." || name == ".." {
             continue;
         }
         if names.len() == MAX_ENTRIES {
-            cut.push(shown.to_string());
+            notes.push(format!(
+                "{shown}: more than {MAX_ENTRIES} entries; only the first {MAX_ENTRIES} were read"
+            ));
             break;
         }
         names.push(name);
@@ -138,6 +147,29 @@ pub fn subdirs(dir: &Dir, rel: &str) -> Option<Dir> {
         cur = subdir(&cur, part)?;
     }
     Some(cur)
+}
+
+/// [`subdirs`] for a directory the audit must read (shown as `shown`): absent is fine, but
+/// one that is there and cannot be opened (a symbolic link, a file, no permission) is noted in
+/// `notes`, so that the report does not pass over it in silence.
+pub fn job_dir(dir: &Dir, rel: &str, shown: &str, notes: &mut Vec<String>) -> Option<Dir> {
+    let mut cur: Option<Dir> = None;
+    for part in rel.split('/') {
+        let here = cur.as_ref().unwrap_or(dir);
+        let next = match lstat(here, part)? {
+            (FileType::Directory, _) => here.open_dir(part).map_err(|e| why(&e)),
+            (FileType::Symlink, _) => Err("is a symbolic link, not followed".to_string()),
+            _ => Err("is not a directory".to_string()),
+        };
+        match next {
+            Ok(d) => cur = Some(d),
+            Err(reason) => {
+                notes.push(format!("{shown}: {reason}; not audited"));
+                return None;
+            }
+        }
+    }
+    cur
 }
 
 /// Where a system path leads inside the audited root.
@@ -320,9 +352,34 @@ mod tests {
         for i in 0..=MAX_ENTRIES {
             std::fs::write(tmp.path().join(format!("f{i:05}")), b"").unwrap();
         }
-        let mut cut = Vec::new();
-        let names = names(&dir, "/many", &mut cut);
+        let mut notes = Vec::new();
+        let names = names(&dir, "/many", &mut notes);
         assert_eq!(names.len(), MAX_ENTRIES);
-        assert_eq!(cut, ["/many"]);
+        assert_eq!(
+            notes,
+            ["/many: more than 4096 entries; only the first 4096 were read"]
+        );
+    }
+
+    #[test]
+    fn job_directories_that_cannot_be_read_are_noted() {
+        let (tmp, dir) = root();
+        std::fs::create_dir_all(tmp.path().join("real/LaunchDaemons")).unwrap();
+        std::fs::create_dir(tmp.path().join("Library")).unwrap();
+        symlink(
+            tmp.path().join("real/LaunchDaemons"),
+            tmp.path().join("Library/LaunchDaemons"),
+        )
+        .unwrap();
+        let mut notes = Vec::new();
+        let shown = "/Library/LaunchDaemons";
+        assert!(job_dir(&dir, "Library/LaunchDaemons", shown, &mut notes).is_none());
+        assert_eq!(
+            notes,
+            ["/Library/LaunchDaemons: is a symbolic link, not followed; not audited"]
+        );
+        notes.clear();
+        assert!(job_dir(&dir, "Library/LaunchAgents", "/x", &mut notes).is_none());
+        assert!(notes.is_empty(), "absent is not worth a note");
     }
 }

@@ -155,11 +155,8 @@ fn print_human(report: &AuditReport, min: Severity, failed: bool) {
             print_finding(f);
         }
     }
-    for dir in &report.incomplete {
-        println!(
-            "incomplete: {dir} holds more than {} entries; only that many were read",
-            audit::walk::MAX_ENTRIES
-        );
+    for note in &report.incomplete {
+        println!("incomplete: {note}");
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     println!(
@@ -182,6 +179,12 @@ fn print_github(report: &AuditReport, failed: bool) {
         println!(
             "{}",
             output::github_annotation(f.severity, &f.path, title.trim_end(), &message)
+        );
+    }
+    for note in &report.incomplete {
+        println!(
+            "::warning title=smbless audit incomplete::{}",
+            output::escape_workflow(note, false)
         );
     }
     println!(
@@ -212,5 +215,16 @@ fn sarif(report: &AuditReport) -> serde_json::Value {
             hint: &f.hint,
         })
         .collect();
-    output::sarif_log(&rules, &results)
+    let mut log = output::sarif_log(&rules, &results);
+    // What could not be read goes where SARIF puts a tool's own trouble.
+    let notes: Vec<serde_json::Value> = report
+        .incomplete
+        .iter()
+        .map(|n| serde_json::json!({"level": "warning", "message": {"text": n}}))
+        .collect();
+    log["runs"][0]["invocations"] = serde_json::json!([{
+        "executionSuccessful": true,
+        "toolExecutionNotifications": notes,
+    }]);
+    log
 }
