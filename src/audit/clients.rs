@@ -71,7 +71,8 @@ pub fn judge(path: &str, texts: &[String], out: &mut Vec<AuditFinding>) -> Vec<R
             path,
             "no SMAuthorizedClients entry requires a minimum app version: an old, vulnerable \
              build of the app can still install over the helper",
-            "add `and info[CFBundleVersion] >= \"N\"` (smbless setreq --min-client-version N)",
+            "add `and info[CFBundleVersion] >= \"N\"` for the oldest app version the helper \
+             still trusts (`smbless setreq` writes it)",
         ));
     }
     if texts.len() > 1 {
@@ -99,7 +100,7 @@ fn lint_one(path: &str, what: &str, req: &Requirement, out: &mut Vec<AuditFindin
                  signed, satisfies it and can install over this root helper"
             ),
             "require `anchor apple generic` and your team (`certificate leaf[subject.OU] = \
-             TEAMID`); `smbless setreq --team-id TEAMID` writes it",
+             TEAMID`); `smbless setreq` writes it",
         ));
     } else if lint::lacks_team_pinning(&req.expr) {
         out.push(AuditFinding::new(
