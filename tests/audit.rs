@@ -365,3 +365,21 @@ fn unreadable_directories_are_reported_as_incomplete() {
     assert_eq!(sources, ["privileged-helper", "privileged-helper"]);
     assert!(!ids(&report).contains("helper-without-plist"));
 }
+
+/// Finder's `.DS_Store` in an app's `Library/LaunchServices` is not taken for a helper.
+#[test]
+fn ds_store_is_no_bundled_helper() {
+    let dir = tempfile::tempdir().unwrap();
+    let apps = dir.path().join("Applications");
+    std::fs::create_dir(&apps).unwrap();
+    let status = process::Command::new("cp")
+        .arg("-R")
+        .arg(repo().join("fixtures/contract/no-helpers.app"))
+        .arg(&apps)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, report) = json_report(dir.path(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["jobs"], Value::Array(vec![]));
+}

@@ -263,7 +263,8 @@ fn app_jobs(ctx: &mut judge::Ctx<'_>, i: usize) {
     for (file, source) in plists {
         ctx.plist_job(file, source, Some(i));
     }
-    for name in &helpers {
+    // Finder's `.DS_Store` is no helper (SMJobBlessUtil skips it too).
+    for name in helpers.iter().filter(|n| n.as_str() != ".DS_Store") {
         ctx.bundled_helper(i, name);
     }
 }
