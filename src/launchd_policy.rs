@@ -252,6 +252,23 @@ pub fn render_daemon_plist(
 const SET_KEYS: &[&str] = &["Program", "ProgramArguments", "AssociatedBundleIdentifiers"];
 
 /// Every entry of `dict` whose key is `key` in any ASCII case, as launchd matches keys.
+/// The program launchd runs for a job plist: `Program` when present (then
+/// `ProgramArguments` is only its argv), else `ProgramArguments[0]`; keys matched in any case,
+/// as launchd matches them. `BundleProgram` (relative to an app, SMAppService) is not resolved
+/// here. Shared by the installer (foreign-job detection, `status`) and `audit`.
+pub fn launched_program(dict: &Dictionary) -> Option<&str> {
+    fn first<'a>(dict: &'a Dictionary, key: &'static str) -> Option<&'a Value> {
+        entries(dict, key).next().map(|(_, v)| v)
+    }
+    if let Some(p) = first(dict, "Program").and_then(Value::as_string) {
+        return Some(p);
+    }
+    first(dict, "ProgramArguments")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_string)
+}
+
 fn entries<'a>(dict: &'a Dictionary, key: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> {
     dict.iter()
         .filter(move |(k, _)| k.eq_ignore_ascii_case(key))

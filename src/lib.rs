@@ -19,6 +19,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(unix)]
+pub mod audit;
 pub mod bundle;
 #[cfg(unix)]
 pub mod client;

@@ -896,6 +896,23 @@ fn a_foreign_job_is_refused_and_left_alone() {
     assert_eq!(json["refusals"][0]["id"], "foreign-job", "{json:#}");
     assert_eq!(fs::read(r.plist()).unwrap(), before);
     assert!(!r.helper().exists());
+
+    // Naming our helper in ProgramArguments does not make it ours: launchd runs `Program`.
+    let mut dict = plist::Dictionary::new();
+    dict.insert("Label".into(), LABEL.into());
+    dict.insert("Program".into(), "/usr/local/bin/otherd".into());
+    dict.insert(
+        "ProgramArguments".into(),
+        plist::Value::Array(vec![
+            format!("/Library/PrivilegedHelperTools/{LABEL}").into()
+        ]),
+    );
+    plist::Value::Dictionary(dict)
+        .to_file_xml(r.plist())
+        .unwrap();
+    let (code, json) = bless_cli(&example(), &r, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["refusals"][0]["id"], "foreign-job", "{json:#}");
 }
 
 /// Issue 10, attack 7: `bless --dry-run`, `status --app` and `verify --root` print the same

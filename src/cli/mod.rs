@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[cfg(unix)]
+mod audit;
+#[cfg(unix)]
 mod bless;
 mod call;
 mod inspect;
@@ -90,6 +92,11 @@ enum Command {
     /// Unregister an SMAppService daemon of the app smbless runs inside (macOS 13+).
     #[cfg(unix)]
     Unregister(register::UnregisterArgs),
+    /// Judge every privileged helper and launchd job of a system (live, mounted or staged):
+    /// orphans, signatures, client requirements, client checks, file safety. Exit 0 clean,
+    /// 1 a finding reached --min-severity.
+    #[cfg(unix)]
+    Audit(audit::AuditArgs),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -122,6 +129,8 @@ pub fn main() -> ExitCode {
         Command::Register(args) => register::run_register(args),
         #[cfg(unix)]
         Command::Unregister(args) => register::run_unregister(args),
+        #[cfg(unix)]
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use serde_json::json;
 use smbless::contract::{self, Finding, FindingId, Mechanism, Report, Severity};
 use smbless::install::{self, InstalledAt, PredictOptions};
 
 use super::bless::{backend_for_prediction, PolicyArgs};
+use super::output::{self, SarifResult, SarifRule};
 use super::signature::TrustArgs;
-use super::{output, Outcome};
+use super::Outcome;
 
 /// Output formats of `verify`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -226,39 +226,27 @@ fn print_human(report: &Report) {
     );
 }
 
-/// Escape a GitHub workflow-command value (`%`, CR, LF; in properties also `:` and `,`).
-fn escape(text: &str, property: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            ':' if property => out.push_str("%3A"),
-            ',' if property => out.push_str("%2C"),
-            c => out.push(c),
-        }
+/// The text of a finding with its evaluation tree or caret, when it has one.
+fn full_message(f: &Finding) -> String {
+    let mut text = f.message.clone();
+    if let Some(detail) = &f.detail {
+        text.push('\n');
+        text.push_str(detail);
     }
-    out
+    text
 }
 
 fn print_github(report: &Report) {
     for f in &report.findings {
-        let level = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "notice",
+        let message = format!("{}\nhint: {}", f.message, f.hint);
+        let message = match &f.detail {
+            Some(detail) => format!("{message}\n{detail}"),
+            None => message,
         };
-        let mut message = format!("{}\nhint: {}", f.message, f.hint);
-        if let Some(detail) = &f.detail {
-            message.push('\n');
-            message.push_str(detail);
-        }
+        let title = format!("smbless {}", f.id);
         println!(
-            "::{level} file={},title={}::{}",
-            escape(&f.path, true),
-            escape(&format!("smbless {}", f.id), true),
-            escape(&message, false)
+            "{}",
+            output::github_annotation(f.severity, &f.path, &title, &message)
         );
     }
     println!(
@@ -270,65 +258,24 @@ fn print_github(report: &Report) {
 }
 
 fn sarif(report: &Report) -> serde_json::Value {
-    let rules: Vec<_> = FindingId::ALL
+    let rules: Vec<SarifRule<'_>> = FindingId::ALL
         .iter()
-        .map(|id| {
-            json!({
-                "id": id.as_str(),
-                "shortDescription": {"text": id.description()},
-                "defaultConfiguration": {"level": sarif_level(id.severity())},
-            })
+        .map(|id| SarifRule {
+            id: id.as_str().to_owned(),
+            description: id.description(),
+            severity: id.severity(),
         })
         .collect();
-    let results: Vec<_> = report
+    let results: Vec<SarifResult<'_>> = report
         .findings
         .iter()
-        .map(|f| {
-            let mut text = f.message.clone();
-            if let Some(detail) = &f.detail {
-                text.push('\n');
-                text.push_str(detail);
-            }
-            json!({
-                "ruleId": f.id.as_str(),
-                "ruleIndex": FindingId::ALL.iter().position(|id| *id == f.id),
-                "level": sarif_level(f.severity),
-                "message": {"text": text},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path}}}],
-                "fixes": [{"description": {"text": f.hint}}],
-            })
+        .map(|f| SarifResult {
+            rule: f.id.as_str().to_owned(),
+            severity: f.severity,
+            message: full_message(f),
+            uri: &f.path,
+            hint: &f.hint,
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "smbless",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
-            }},
-            "results": results,
-        }],
-    })
-}
-
-fn sarif_level(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "note",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn workflow_command_escaping() {
-        assert_eq!(escape("50% a\nb", false), "50%25 a%0Ab");
-        assert_eq!(escape("a:b,c", true), "a%3Ab%2Cc");
-        assert_eq!(escape("a:b,c", false), "a:b,c");
-    }
+    output::sarif_log(&rules, &results)
 }

@@ -35,20 +35,14 @@ pub fn render(
     })
 }
 
-/// What an installed job file runs: `ProgramArguments[0]`, else `Program`; `Err` when it is
-/// not a property-list dictionary.
+/// What an installed job file runs ([`crate::launchd_policy::launched_program`]); `Err` when
+/// it is not a property-list dictionary.
 pub fn program_of(job: &[u8]) -> Result<Option<String>, String> {
     let value: plist::Value = plist::from_bytes(job).map_err(|e| e.to_string())?;
     let dict = value
         .as_dictionary()
         .ok_or_else(|| "not a dictionary".to_string())?;
-    Ok(dict
-        .get("ProgramArguments")
-        .and_then(|v| v.as_array())
-        .and_then(|a| a.first())
-        .and_then(|v| v.as_string())
-        .or_else(|| dict.get("Program").and_then(|v| v.as_string()))
-        .map(str::to_owned))
+    Ok(crate::launchd_policy::launched_program(dict).map(str::to_owned))
 }
 
 /// Serialise a plist dictionary as XML, the format of hand-written `/Library/LaunchDaemons`

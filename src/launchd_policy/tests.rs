@@ -548,3 +548,20 @@ fn render_drops_every_spelling_of_the_keys_it_sets() {
         ["Label", "ProgramArguments", "AssociatedBundleIdentifiers"]
     );
 }
+
+#[test]
+fn launchd_runs_program_before_program_arguments_in_any_case() {
+    let mut d = Dictionary::new();
+    d.insert(
+        "ProgramArguments".into(),
+        Value::Array(vec!["/Library/PrivilegedHelperTools/x".into()]),
+    );
+    assert_eq!(
+        launched_program(&d),
+        Some("/Library/PrivilegedHelperTools/x")
+    );
+    // With Program, ProgramArguments is only its argv: the job runs Program.
+    d.insert("program".into(), "/usr/local/bin/other".into());
+    assert_eq!(launched_program(&d), Some("/usr/local/bin/other"));
+    assert_eq!(launched_program(&Dictionary::new()), None);
+}
