@@ -995,3 +995,25 @@ fn a_fifo_in_the_bundle_is_reported_not_waited_on() {
         assert!(!status.success(), "{args:?}");
     }
 }
+
+/// "Never a panic": printing into a closed pipe (`smbless verify … | head`) ends the command
+/// quietly, as C tools end, instead of panicking in `println!`.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("smbless"))
+        .args([
+            "verify",
+            root().join("fixtures/apps/Example.app").to_str().unwrap(),
+            "--testing-treat-as-apple-root",
+            root().join("fixtures/src/pki/root.pem").to_str().unwrap(),
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
