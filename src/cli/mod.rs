@@ -7,13 +7,15 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[cfg(unix)]
 mod bless;
 mod call;
+mod completions;
 mod inspect;
 mod output;
+mod progress;
 #[cfg(unix)]
 mod register;
 mod req;
@@ -49,6 +51,10 @@ impl Outcome {
     propagate_version = true
 )]
 struct Cli {
+    /// Print no progress and no report for people: the exit code says the result and errors
+    /// still go to stderr (output asked for with --json or --format is still written).
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,12 +96,20 @@ enum Command {
     /// Unregister an SMAppService daemon of the app smbless runs inside (macOS 13+).
     #[cfg(unix)]
     Unregister(register::UnregisterArgs),
+    /// Print a shell completion script: `smbless completions bash > /etc/bash_completion.d/smbless`.
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (smbless.1, one per subcommand) into a directory: scripts/make-man.
+    #[command(hide = true)]
+    Manpages(completions::ManpagesArgs),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
+    let (matches, cli) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
@@ -105,7 +119,28 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let result = match cli.command {
+    let session =
+        match progress::Session::start(&progress::Request::from_matches(&matches, cli.quiet)) {
+            Ok(session) => session,
+            Err(err) => {
+                eprintln!("error: cannot arrange standard output for --quiet: {err}");
+                return ExitCode::from(2);
+            }
+        };
+    let result = run(cli.command);
+    session.finish();
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Wanting) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
         Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Signature(cmd) => signature::run(cmd),
@@ -122,13 +157,7 @@ pub fn main() -> ExitCode {
         Command::Register(args) => register::run_register(args),
         #[cfg(unix)]
         Command::Unregister(args) => register::run_unregister(args),
-    };
-    match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Wanting) => ExitCode::from(1),
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(2)
-        }
+        Command::Completions(args) => completions::run_completions(args),
+        Command::Manpages(args) => completions::run_manpages(args),
     }
 }
