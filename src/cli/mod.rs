@@ -61,6 +61,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a shell completion script: `smbless completions bash > /etc/bash_completion.d/smbless`.
+    // Declared first (other commands are added at the end), listed last before `help` (999).
+    #[command(display_order = 998)]
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (smbless.1, one per subcommand) into a directory: scripts/make-man.
+    #[command(hide = true)]
+    Manpages(completions::ManpagesArgs),
     /// Send one request to a helper (`ping`, `version`, `echo`, …) and print its reply.
     Call(call::CallArgs),
     /// Show the slices, embedded plists and code-signature location of a Mach-O, ELF or app bundle.
@@ -96,11 +103,6 @@ enum Command {
     /// Unregister an SMAppService daemon of the app smbless runs inside (macOS 13+).
     #[cfg(unix)]
     Unregister(register::UnregisterArgs),
-    /// Print a shell completion script: `smbless completions bash > /etc/bash_completion.d/smbless`.
-    Completions(completions::CompletionsArgs),
-    /// Write the man pages (smbless.1, one per subcommand) into a directory: scripts/make-man.
-    #[command(hide = true)]
-    Manpages(completions::ManpagesArgs),
 }
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
@@ -127,20 +129,9 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-    let result = run(cli.command);
-    session.finish();
-    match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Wanting) => ExitCode::from(1),
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn run(command: Command) -> anyhow::Result<Outcome> {
-    match command {
+    let result = match cli.command {
+        Command::Completions(args) => completions::run_completions(args),
+        Command::Manpages(args) => completions::run_manpages(args),
         Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Signature(cmd) => signature::run(cmd),
@@ -157,7 +148,14 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Register(args) => register::run_register(args),
         #[cfg(unix)]
         Command::Unregister(args) => register::run_unregister(args),
-        Command::Completions(args) => completions::run_completions(args),
-        Command::Manpages(args) => completions::run_manpages(args),
+    };
+    session.finish();
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Wanting) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
     }
 }
