@@ -7,15 +7,17 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[cfg(unix)]
 mod audit;
 #[cfg(unix)]
 mod bless;
 mod call;
+mod completions;
 mod inspect;
 mod output;
+mod progress;
 #[cfg(unix)]
 mod register;
 mod req;
@@ -51,12 +53,23 @@ impl Outcome {
     propagate_version = true
 )]
 struct Cli {
+    /// Print no progress and no report for people: the exit code says the result and errors
+    /// still go to stderr (output asked for with --json or --format is still written).
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a shell completion script: `smbless completions bash > /etc/bash_completion.d/smbless`.
+    // Declared first (other commands are added at the end), listed last before `help` (999).
+    #[command(display_order = 998)]
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (smbless.1, one per subcommand) into a directory: scripts/make-man.
+    #[command(hide = true)]
+    Manpages(completions::ManpagesArgs),
     /// Send one request to a helper (`ping`, `version`, `echo`, …) and print its reply.
     Call(call::CallArgs),
     /// Show the slices, embedded plists and code-signature location of a Mach-O, ELF or app bundle.
@@ -101,8 +114,11 @@ enum Command {
 
 /// Parse the arguments, run the command and map its outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
+    let (matches, cli) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
@@ -112,7 +128,17 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    let session =
+        match progress::Session::start(&progress::Request::from_matches(&matches, cli.quiet)) {
+            Ok(session) => session,
+            Err(err) => {
+                eprintln!("error: cannot arrange standard output for --quiet: {err}");
+                return ExitCode::from(2);
+            }
+        };
     let result = match cli.command {
+        Command::Completions(args) => completions::run_completions(args),
+        Command::Manpages(args) => completions::run_manpages(args),
         Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Signature(cmd) => signature::run(cmd),
@@ -132,6 +158,7 @@ pub fn main() -> ExitCode {
         #[cfg(unix)]
         Command::Audit(args) => audit::run(args),
     };
+    session.finish();
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Wanting) => ExitCode::from(1),

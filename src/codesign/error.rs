@@ -7,7 +7,7 @@
 /// A code signature (or one of its parts) could not be read.
 ///
 /// Offsets are absolute file offsets when the signature was read from a file through
-/// [`crate::codesign::SignatureInfo::read`], otherwise offsets from the start of the bytes given.
+/// [`crate::codesign::SliceSignature::read`], otherwise offsets from the start of the bytes given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// A structure or field extends past the end of its enclosing data.

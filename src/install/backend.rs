@@ -3,7 +3,7 @@
 //! is called, which program an installed job file runs (for listing and for recognising a
 //! foreign job), and loading, unloading and asking whether it is loaded.
 //!
-//! launchd is the backend today: [`Launchctl`] on macOS (`/bin/launchctl`), and
+//! launchd is the backend today: `Launchctl` on macOS (`/bin/launchctl`), and
 //! [`NoServiceManager`] (launchd's file format, nothing loaded) for staging roots and other
 //! systems; tests add a recording backend. A systemd or SMAppService backend is one new file:
 //! implement [`JobBackend`] — `job_dir`/`job_file_name`/`render`/`program_of` for its unit

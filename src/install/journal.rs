@@ -49,7 +49,7 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Journal {
-    /// Format version, [`JOURNAL_VERSION`].
+    /// Format version, `JOURNAL_VERSION`.
     pub version: u32,
     /// The job label.
     pub label: String,

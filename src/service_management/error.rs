@@ -1,4 +1,4 @@
-//! The one error type of the macOS installer routes ([`crate::macos`]). Every variant says
+//! The one error type of the macOS installer routes (`crate::macos`). Every variant says
 //! which check or call failed and, where smbless can tell, why — with finding ids.
 
 use std::fmt::Write as _;

@@ -1,6 +1,6 @@
 //! The decisions behind macOS's own installers — SMAppService (macOS 13+) and SMJobBless —
 //! made as plain functions that compile and are tested on every OS. The calls into Apple's
-//! frameworks live in [`crate::macos`] (macOS only) and do nothing but call and hand the raw
+//! frameworks live in `crate::macos` (macOS only) and do nothing but call and hand the raw
 //! results to this module.
 //!
 //! - [`codes`]: the documented error codes of `SMErrors.h` (returned in `CFErrorDomainLaunchd`

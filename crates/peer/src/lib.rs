@@ -4,7 +4,7 @@
 //!
 //! - [`credentials`]: the peer's uid and gid — `SO_PEERCRED` on Linux, `getpeereid` on macOS
 //!   and the BSDs. Recorded by the kernel when the connection was made; never a PID lookup.
-//! - macOS only ([`macos`]): the peer's audit token (`LOCAL_PEERTOKEN`), the code signature of
+//! - macOS only (`macos`): the peer's audit token (`LOCAL_PEERTOKEN`), the code signature of
 //!   the process it names checked against a code requirement (`SecCodeCopyGuestWithAttributes`
 //!   with `kSecGuestAttributeAudit`, then `SecCodeCheckValidity`), and Authorization Services
 //!   rights from an `AuthorizationExternalForm` the peer sent.
