@@ -154,7 +154,7 @@ fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         bail!("--hex: odd number of hex digits");
     }
     digits

@@ -75,7 +75,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Parse hex text (either case, no separators) into bytes.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let t = text.as_bytes();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| -> Option<u8> {

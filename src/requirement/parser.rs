@@ -400,7 +400,7 @@ impl<'a> Parser<'a> {
     }
 
     fn hex_bytes(&self, hex: &str, span: Span) -> Result<Vec<u8>, ParseError> {
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(ParseError::at(self.src, span, "odd number of hex digits"));
         }
         let mut out = Vec::with_capacity(hex.len() / 2);
