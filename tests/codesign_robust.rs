@@ -450,6 +450,37 @@ fn unreadable_entitlements_are_entitlements_unreadable() {
 }
 
 #[test]
+fn a_claimed_launch_constraint_seal_without_the_blob_is_launch_constraint_hash() {
+    let mut data = load("thin");
+    let cd = blob(&data, 0);
+    // nSpecialSlots 7 → 8: slot -8 (the launch constraint on the process itself) now claims
+    // the 20 non-zero bytes before slot -7, and there is no such blob.
+    let special = be32(&data, cd.start + 24);
+    assert_eq!(special, 7);
+    data[cd.start + 24..cd.start + 28].copy_from_slice(&8u32.to_be_bytes());
+    let ids = verdict(&data);
+    assert!(ids.contains("launch-constraint-hash"), "{ids:?}");
+}
+
+#[test]
+fn an_unsealed_blob_in_another_special_slot_is_special_slot_hash() {
+    let mut data = load("thin");
+    let (start, _) = signature_range(&data);
+    // Re-file the requirement set under slot 4 (CSSLOT_APPLICATION) in the SuperBlob index: a
+    // blob the CodeDirectories do not seal (their slot -4 is empty), and slot -2 loses its blob.
+    let count = be32(&data, start + 8) as usize;
+    let entry = (0..count)
+        .map(|i| start + 12 + 8 * i)
+        .find(|&e| be32(&data, e) == 2)
+        .unwrap();
+    data[entry..entry + 4].copy_from_slice(&4u32.to_be_bytes());
+    assert_eq!(
+        verdict(&data),
+        BTreeSet::from(["requirements-hash", "special-slot-hash"])
+    );
+}
+
+#[test]
 fn truncated_signatures_are_errors() {
     let orig = load("thin");
     let (start, _) = signature_range(&orig);
