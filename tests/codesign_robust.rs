@@ -373,6 +373,115 @@ fn changed_signed_attributes_are_cms_signature() {
 }
 
 #[test]
+fn an_emptied_cms_blob_on_a_non_adhoc_signature_is_cms_missing() {
+    let mut data = load("thin");
+    let cms = blob(&data, 0x10000);
+    // The blob wrapper's length cut to its 8-byte header: present, but empty.
+    data[cms.start + 4..cms.start + 8].copy_from_slice(&8u32.to_be_bytes());
+    assert_eq!(verdict(&data), BTreeSet::from(["cms-missing"]));
+}
+
+#[test]
+fn a_signer_naming_a_certificate_not_in_the_bag_is_cms_signer_certificate() {
+    let mut data = load("thin");
+    let cms = blob(&data, 0x10000);
+    let d = &data[cms.start + 8..cms.end];
+    // ContentInfo → [0] → SignedData → last SET (signerInfos) → SignerInfo → sid → serial.
+    let (_, content_info, _) = tlv(d, 0);
+    let explicit = children(d, content_info)
+        .into_iter()
+        .find(|c| c.0 == 0xa0)
+        .unwrap();
+    let (_, signed_data, _) = tlv(d, explicit.1.start);
+    let infos = children(d, signed_data)
+        .into_iter()
+        .rfind(|c| c.0 == 0x31)
+        .unwrap();
+    let (_, info, _) = tlv(d, infos.1.start);
+    let sid = children(d, info)[1].1.clone();
+    let serial = children(d, sid).pop().unwrap();
+    assert_eq!(serial.0, 0x02, "sid ends with the serial INTEGER");
+    let at = cms.start + 8 + serial.1.end - 1;
+    data[at] ^= 0x01;
+    let ids = verdict(&data);
+    assert!(ids.contains("cms-signer-certificate"), "{ids:?}");
+    assert!(!ids.contains("cms-message-digest"), "{ids:?}");
+}
+
+#[test]
+fn a_scatter_vector_is_refused() {
+    let mut data = load("thin");
+    let cd = blob(&data, 0);
+    assert!(
+        be32(&data, cd.start + 8) >= 0x20100,
+        "CodeDirectory has scatterOffset"
+    );
+    data[cd.start + 44..cd.start + 48].copy_from_slice(&0x40u32.to_be_bytes());
+    let ids = verdict(&data);
+    assert!(ids.contains("scatter"), "{ids:?}");
+}
+
+#[test]
+fn unreadable_entitlements_are_entitlements_unreadable() {
+    use smbless::codesign::{examine, ExamineOptions};
+    // Still sealed-looking bytes, but no longer a plist: the seal and the reader both object.
+    let data = edit_blob("thin", 5, b"<dict>", b"<dicx>");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("helper");
+    std::fs::write(&path, &data).unwrap();
+    let opts = ExamineOptions {
+        verify: test_options(),
+        integrity: true,
+        arch: None,
+    };
+    let ex = examine(&path, &opts).unwrap();
+    let ids: BTreeSet<&str> = ex
+        .problems
+        .iter()
+        .chain(ex.slices.iter().flat_map(|s| s.problems.iter()))
+        .map(|p| p.code)
+        .collect();
+    assert!(!ex.is_valid());
+    assert_eq!(
+        ids,
+        BTreeSet::from(["entitlements-hash", "entitlements-unreadable"]),
+        "{:?}",
+        ex.all_problems()
+    );
+}
+
+#[test]
+fn a_claimed_launch_constraint_seal_without_the_blob_is_launch_constraint_hash() {
+    let mut data = load("thin");
+    let cd = blob(&data, 0);
+    // nSpecialSlots 7 → 8: slot -8 (the launch constraint on the process itself) now claims
+    // the 20 non-zero bytes before slot -7, and there is no such blob.
+    let special = be32(&data, cd.start + 24);
+    assert_eq!(special, 7);
+    data[cd.start + 24..cd.start + 28].copy_from_slice(&8u32.to_be_bytes());
+    let ids = verdict(&data);
+    assert!(ids.contains("launch-constraint-hash"), "{ids:?}");
+}
+
+#[test]
+fn an_unsealed_blob_in_another_special_slot_is_special_slot_hash() {
+    let mut data = load("thin");
+    let (start, _) = signature_range(&data);
+    // Re-file the requirement set under slot 4 (CSSLOT_APPLICATION) in the SuperBlob index: a
+    // blob the CodeDirectories do not seal (their slot -4 is empty), and slot -2 loses its blob.
+    let count = be32(&data, start + 8) as usize;
+    let entry = (0..count)
+        .map(|i| start + 12 + 8 * i)
+        .find(|&e| be32(&data, e) == 2)
+        .unwrap();
+    data[entry..entry + 4].copy_from_slice(&4u32.to_be_bytes());
+    assert_eq!(
+        verdict(&data),
+        BTreeSet::from(["requirements-hash", "special-slot-hash"])
+    );
+}
+
+#[test]
 fn truncated_signatures_are_errors() {
     let orig = load("thin");
     let (start, _) = signature_range(&orig);
