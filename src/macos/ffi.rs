@@ -104,6 +104,27 @@ pub(super) fn open_login_items() {
 /// An authorization holding a right; freed (and its rights destroyed) on drop.
 pub(crate) struct Authorization(AuthorizationRef);
 
+impl Authorization {
+    /// `AuthorizationCreate` with no rights and no environment (no prompt). The error is the
+    /// `OSStatus`.
+    fn create() -> Result<Authorization, i32> {
+        let mut reference: AuthorizationRef = ptr::null();
+        // SAFETY: no rights or environment; `reference` is a valid out-pointer.
+        let status = unsafe {
+            AuthorizationCreate(
+                ptr::null(),
+                ptr::null(),
+                AuthorizationFlags::Defaults,
+                &mut reference,
+            )
+        };
+        if status != 0 || reference.is_null() {
+            return Err(if status != 0 { status } else { -60008 });
+        }
+        Ok(Authorization(reference))
+    }
+}
+
 impl Drop for Authorization {
     fn drop(&mut self) {
         // SAFETY: `self.0` came from a successful AuthorizationCreate and is freed once.
@@ -116,20 +137,7 @@ impl Drop for Authorization {
 /// An empty authorization (no rights yet, no prompt) and its 32-byte external form, to lend a
 /// helper that asks for a right in this process's name. The error is the `OSStatus`.
 pub(crate) fn lendable_authorization() -> Result<(Authorization, Vec<u8>), i32> {
-    let mut reference: AuthorizationRef = ptr::null();
-    // SAFETY: no rights or environment; `reference` is a valid out-pointer.
-    let status = unsafe {
-        AuthorizationCreate(
-            ptr::null(),
-            ptr::null(),
-            AuthorizationFlags::Defaults,
-            &mut reference,
-        )
-    };
-    if status != 0 || reference.is_null() {
-        return Err(if status != 0 { status } else { -60008 });
-    }
-    let auth = Authorization(reference);
+    let auth = Authorization::create()?;
     let mut form = AuthorizationExternalForm { bytes: [0; 32] };
     // SAFETY: `auth.0` is a live authorization; `form` is a valid out-pointer.
     let status = unsafe { AuthorizationMakeExternalForm(auth.0, ptr::NonNull::from(&mut form)) };
@@ -144,20 +152,7 @@ pub(crate) fn lendable_authorization() -> Result<(Authorization, Vec<u8>), i32> 
 /// `OSStatus`.
 pub(super) fn authorize(right: &str) -> Result<Authorization, i32> {
     let name = CString::new(right).map_err(|_| -60001)?;
-    let mut reference: AuthorizationRef = ptr::null();
-    // SAFETY: no rights or environment; `reference` is a valid out-pointer.
-    let status = unsafe {
-        AuthorizationCreate(
-            ptr::null(),
-            ptr::null(),
-            AuthorizationFlags::Defaults,
-            &mut reference,
-        )
-    };
-    if status != 0 || reference.is_null() {
-        return Err(if status != 0 { status } else { -60008 });
-    }
-    let auth = Authorization(reference);
+    let auth = Authorization::create()?;
     let mut item = AuthorizationItem {
         name: name.as_ptr(),
         valueLength: 0,

@@ -327,18 +327,7 @@ pub fn explain_job_bless(error: &ServiceError, findings: &[Finding], label: &str
             hint: f.hint.clone(),
         })
         .collect();
-    let hint = match causes.first() {
-        Some(c) => c.hint.clone(),
-        None => no_cause_hint(&possible, code.hint(label)),
-    };
-    Explanation {
-        error: error.clone(),
-        name: Some(code.name()),
-        meaning: code.meaning().to_owned(),
-        possible_causes: possible,
-        causes,
-        hint,
-    }
+    explained(error, code, possible, causes, label)
 }
 
 /// Explain an SMAppService failure for the daemon plist `plist_name` from the pre-flight
@@ -381,6 +370,18 @@ pub fn explain_app_service(
             hint: f.hint.clone(),
         })
         .collect();
+    explained(error, code, possible, causes, label)
+}
+
+/// The explanation of a documented `code`: the findings present that cause it lead, else the
+/// list of what could.
+fn explained(
+    error: &ServiceError,
+    code: SmErrorCode,
+    possible: Vec<&'static str>,
+    causes: Vec<Cause>,
+    label: &str,
+) -> Explanation {
     let hint = match causes.first() {
         Some(c) => c.hint.clone(),
         None => no_cause_hint(&possible, code.hint(label)),
