@@ -997,3 +997,35 @@ fn the_three_commands_predict_the_same() {
         assert!(bless.starts_with(expected), "{installed:?}: {bless}");
     }
 }
+
+/// The installer's own expectation of the helper (`--team-id`, `--requirement`) holds whatever
+/// the app says.
+#[test]
+fn the_installers_team_and_requirement_are_enforced() {
+    let r = root(None);
+    let (code, json) = bless_cli(&example(), &r, &["--team-id", "OTHERTEAM1", "--dry-run"]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(
+        json["refusals"][0]["id"], "installer-requirement-unsatisfied",
+        "{json:#}"
+    );
+    let (code, json) = bless_cli(
+        &example(),
+        &r,
+        &[
+            "--requirement",
+            "identifier \"com.example.other\"",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(
+        json["refusals"][0]["id"], "installer-requirement-unsatisfied",
+        "{json:#}"
+    );
+    let (code, json) = bless_cli(&example(), &r, &["--team-id", "EXAMPLE123"]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["outcome"], "installed", "{json:#}");
+    assert!(json["notes"].to_string().contains("EXAMPLE123"), "{json:#}");
+    assert_new_whole(&r);
+}

@@ -72,6 +72,16 @@ fn xml(dict: plist::Dictionary) -> Vec<u8> {
 
 /// A helper of `version` whose fake signature satisfies `sig` and which authorizes `clients`.
 fn helper_bytes(version: &str, sig: &str, clients: &[&str]) -> Vec<u8> {
+    helper_bytes_with(version, sig, clients, &[])
+}
+
+/// [`helper_bytes`] with `extra` keys in the embedded launchd plist.
+fn helper_bytes_with(
+    version: &str,
+    sig: &str,
+    clients: &[&str],
+    extra: &[(&str, plist::Value)],
+) -> Vec<u8> {
     let mut info = plist::Dictionary::new();
     info.insert("CFBundleIdentifier".into(), LABEL.into());
     info.insert("CFBundleInfoDictionaryVersion".into(), "6.0".into());
@@ -86,6 +96,9 @@ fn helper_bytes(version: &str, sig: &str, clients: &[&str]) -> Vec<u8> {
     let mut services = plist::Dictionary::new();
     services.insert(LABEL.into(), true.into());
     launchd.insert("MachServices".into(), services.into());
+    for (k, v) in extra {
+        launchd.insert((*k).into(), v.clone());
+    }
     let tail = format!("SIG:{sig}\nVERSION={version}\n");
     macho(&xml(info), &xml(launchd), tail.as_bytes())
 }
@@ -1233,4 +1246,39 @@ fn the_backup_copy_fallback_keeps_bytes_and_mode() {
     assert_eq!(mode, 0o544);
     // It never writes through an existing name.
     assert!(d.copy_file("a", "b").is_err());
+}
+
+#[test]
+fn a_launchd_key_that_changes_what_runs_is_refused_before_anything_is_written() {
+    let s = setup();
+    let dir = s.apps.join("a");
+    fs::create_dir_all(&dir).unwrap();
+    let helper = helper_bytes_with(
+        "1.0",
+        REQ,
+        &["client app"],
+        &[("RootDirectory", "/Users/attacker/jail".into())],
+    );
+    let app = make_app_with(&dir, &helper, "app");
+    let trust = FakeTrust::default();
+    let r = bless(&app, None, &opts(&s.root, &NoServiceManager, &trust)).unwrap();
+    assert_eq!(r.outcome, BlessOutcome::Refused, "{r:?}");
+    assert_eq!(r.refusals[0].id, RefusalId::LaunchdKeyRefused, "{r:?}");
+    assert!(r.refusals[0].message.contains("RootDirectory"), "{r:?}");
+    assert_eq!(state(&s.root), State::Nothing);
+}
+
+#[test]
+fn a_copy_that_fails_its_own_verification_is_never_installed() {
+    // The helper's (fake) signature satisfies another requirement than the app's
+    // SMPrivilegedExecutables entry: only the verification of the copy can catch it here.
+    let s = setup();
+    let dir = s.apps.join("a");
+    fs::create_dir_all(&dir).unwrap();
+    let app = make_app_with(&dir, &helper_bytes("1.0", "other", &["client app"]), "app");
+    let trust = FakeTrust::default();
+    let r = bless(&app, None, &opts(&s.root, &NoServiceManager, &trust)).unwrap();
+    assert_eq!(r.outcome, BlessOutcome::Refused, "{r:?}");
+    assert_eq!(r.refusals[0].id, RefusalId::CopyVerificationFailed, "{r:?}");
+    assert_eq!(state(&s.root), State::Nothing);
 }
