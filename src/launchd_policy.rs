@@ -32,6 +32,8 @@ use std::path::Path;
 
 use plist::{Dictionary, Value};
 
+use crate::plists::type_name;
+
 /// What smbless does with a key of the embedded launchd plist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyClass {
@@ -770,21 +772,6 @@ fn show(value: &Value) -> String {
         },
         Value::Dictionary(d) => format!("a dictionary of {} keys", d.len()),
         other => type_name(other).to_string(),
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Array(_) => "an array",
-        Value::Dictionary(_) => "a dictionary",
-        Value::Boolean(_) => "a boolean",
-        Value::Data(_) => "data",
-        Value::Date(_) => "a date",
-        Value::Real(_) => "a real number",
-        Value::Integer(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Uid(_) => "a UID",
-        _ => "an unknown plist type",
     }
 }
 

@@ -239,21 +239,9 @@ fn parse_value(
     }
 }
 
-/// The plist type name of a value, as error messages say it.
-pub fn type_name(value: &plist::Value) -> &'static str {
-    match value {
-        plist::Value::Array(_) => "an array",
-        plist::Value::Dictionary(_) => "a dictionary",
-        plist::Value::Boolean(_) => "a boolean",
-        plist::Value::Data(_) => "data",
-        plist::Value::Date(_) => "a date",
-        plist::Value::Real(_) => "a real number",
-        plist::Value::Integer(_) => "an integer",
-        plist::Value::String(_) => "a string",
-        plist::Value::Uid(_) => "a UID",
-        _ => "an unknown plist type",
-    }
-}
+/// The plist type name of a value, as error messages say it ("a dictionary", "an integer",
+/// …): one wording for the library, the helper template and the wire protocol.
+pub use smbless_wire::type_name;
 
 /// Read the embedded plist of `kind` from a slice; `Ok(None)` when the section is absent.
 pub fn embedded<'data>(
