@@ -10,8 +10,12 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
 use assert_cmd::Command;
+
+mod run_support;
+use run_support::{skip, wait_or_kill};
 use smbless::install;
 
 const LABEL: &str = "com.example.smbless.helper";
@@ -727,16 +731,6 @@ fn the_app_swapped_at_each_step_changes_nothing() {
     }
 }
 
-/// A test that cannot run here says so; under `CI` (which runs as root, with util-linux, in
-/// debug builds) it fails instead, so CI never reports a check it did not run.
-fn skip(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "cannot run under CI: {why}"
-    );
-    eprintln!("SKIPPED: {why}");
-}
-
 /// A copy of the example app the test may break.
 fn app_copy(tmp: &Path) -> PathBuf {
     let app = tmp.join("Example.app");
@@ -769,17 +763,11 @@ fn a_fifo_in_the_app_is_refused_at_once() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("bless hung on a FIFO in the app");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let status = wait_or_kill(
+        &mut child,
+        Duration::from_secs(20),
+        "bless of an app with a FIFO",
+    );
     let out = child.wait_with_output().unwrap();
     assert_eq!(status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

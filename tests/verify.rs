@@ -13,6 +13,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod golden_support;
+mod run_support;
 
 const TEST_ROOT: &str = "fixtures/src/pki/root.pem";
 
@@ -981,17 +982,9 @@ fn a_fifo_in_the_bundle_is_reported_not_waited_on() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if std::time::Instant::now() > deadline {
-                child.kill().unwrap();
-                panic!("{args:?} hung on a FIFO");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
+        let what = format!("{args:?} on a bundle with a FIFO");
+        let status =
+            run_support::wait_or_kill(&mut child, std::time::Duration::from_secs(20), &what);
         assert!(!status.success(), "{args:?}");
     }
 }

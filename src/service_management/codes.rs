@@ -305,28 +305,16 @@ fn no_cause_hint(possible: &[&'static str], fallback: String) -> String {
 /// Explain an SMJobBless failure for `label` from the findings of the contract check of the
 /// calling app ([`crate::contract::verify`] on the running app's bundle).
 pub fn explain_job_bless(error: &ServiceError, findings: &[Finding], label: &str) -> Explanation {
-    let code = error
-        .domain
-        .uses_sm_codes()
-        .then(|| SmErrorCode::from_code(error.code))
-        .flatten();
-    let Some(code) = code else {
+    let Some(code) = sm_code(error) else {
         return unknown(error);
     };
-    let possible: Vec<&'static str> = code
-        .job_bless_causes()
+    let ids = code.job_bless_causes();
+    let causes = findings
         .iter()
-        .map(|id| id.as_str())
+        .filter(|f| ids.contains(&f.id))
+        .map(|f| Cause::of(f.id.as_str(), &f.message, &f.hint))
         .collect();
-    let causes: Vec<Cause> = findings
-        .iter()
-        .filter(|f| code.job_bless_causes().contains(&f.id))
-        .map(|f| Cause {
-            id: f.id.as_str(),
-            message: f.message.clone(),
-            hint: f.hint.clone(),
-        })
-        .collect();
+    let possible = ids.iter().map(|id| id.as_str()).collect();
     explained(error, code, possible, causes, label)
 }
 
@@ -347,30 +335,37 @@ pub fn explain_app_service(
             hint: format!("the user must approve {plist_name} in System Settings › General › Login Items (open it with `open_login_items_settings`); a build signed ad hoc or not notarised for distribution can never be approved"),
         };
     }
-    let code = error
-        .domain
-        .uses_sm_codes()
-        .then(|| SmErrorCode::from_code(error.code))
-        .flatten();
-    let Some(code) = code else {
+    let Some(code) = sm_code(error) else {
         return unknown(error);
     };
     let label = plist_name.strip_suffix(".plist").unwrap_or(plist_name);
-    let possible: Vec<&'static str> = code
-        .app_service_causes()
+    let ids = code.app_service_causes();
+    let causes = findings
         .iter()
-        .map(|id| id.as_str())
+        .filter(|f| ids.contains(&f.id))
+        .map(|f| Cause::of(f.id.as_str(), &f.message, &f.hint))
         .collect();
-    let causes: Vec<Cause> = findings
-        .iter()
-        .filter(|f| code.app_service_causes().contains(&f.id))
-        .map(|f| Cause {
-            id: f.id.as_str(),
-            message: f.message.clone(),
-            hint: f.hint.clone(),
-        })
-        .collect();
+    let possible = ids.iter().map(|id| id.as_str()).collect();
     explained(error, code, possible, causes, label)
+}
+
+/// The documented `SMErrors.h` code of `error`, when its domain uses them.
+fn sm_code(error: &ServiceError) -> Option<SmErrorCode> {
+    error
+        .domain
+        .uses_sm_codes()
+        .then(|| SmErrorCode::from_code(error.code))
+        .flatten()
+}
+
+impl Cause {
+    fn of(id: &'static str, message: &str, hint: &str) -> Cause {
+        Cause {
+            id,
+            message: message.to_owned(),
+            hint: hint.to_owned(),
+        }
+    }
 }
 
 /// The explanation of a documented `code`: the findings present that cause it lead, else the
