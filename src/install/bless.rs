@@ -120,7 +120,8 @@ pub struct BlessReport {
 
 /// The app as examined once, for one label.
 struct Examined {
-    snapshot: Snapshot,
+    /// The app as the user named it (the snapshot it was judged from is gone).
+    original: PathBuf,
     label: String,
     judgement: AppJudgement,
     helper: Result<(HelperFacts, Vec<u8>), String>,
@@ -157,7 +158,7 @@ fn label_of(snapshot: &Snapshot) -> Result<String, InstallError> {
 }
 
 fn examine(
-    snapshot: Snapshot,
+    snapshot: &Snapshot,
     label: &str,
     trust: &dyn TrustCheck,
 ) -> Result<Examined, InstallError> {
@@ -177,7 +178,7 @@ fn examine(
         Err(e) => Err(e.to_string()),
     };
     Ok(Examined {
-        snapshot,
+        original: snapshot.original().to_path_buf(),
         label: label.to_owned(),
         judgement,
         helper,
@@ -197,11 +198,7 @@ fn facts(
         Ok((f, _)) => f.version().map_err(|e| {
             format!(
                 "{}: {e}",
-                ex.snapshot
-                    .original()
-                    .join(LAUNCH_SERVICES_DIR)
-                    .join(label)
-                    .display()
+                ex.original.join(LAUNCH_SERVICES_DIR).join(label).display()
             )
         }),
         Err(e) => Err(e.clone()),
@@ -221,7 +218,7 @@ fn facts(
     let (job, job_refusals) = render_job(ex, backend);
     let facts = Facts {
         label: label.to_owned(),
-        app: ex.snapshot.original().to_path_buf(),
+        app: ex.original.to_path_buf(),
         contract: ex.judgement.contract.clone(),
         app_id: ex.judgement.app_id.clone(),
         requirement: ex.judgement.requirement.clone(),
@@ -292,9 +289,9 @@ pub fn predict(
     at: &InstalledAt,
     opts: &PredictOptions<'_>,
 ) -> Result<Vec<Prediction>, InstallError> {
-    let mut snapshot = Some(Snapshot::capture(app, Limits::default())?);
-    let labels = match (labels, &snapshot) {
-        ([], Some(s)) => vec![label_of(s)?],
+    let snapshot = Snapshot::capture(app, Limits::default())?;
+    let labels = match labels {
+        [] => vec![label_of(&snapshot)?],
         _ => labels.to_vec(),
     };
     let (checked, system) = match at {
@@ -311,12 +308,8 @@ pub fn predict(
     let mut out = Vec::new();
     for label in labels {
         validate_label(&label)?;
-        // One snapshot, judged once per label (each label is its own contract).
-        let snap = match snapshot.take() {
-            Some(s) => s,
-            None => Snapshot::capture(app, Limits::default())?,
-        };
-        let ex = examine(snap, &label, opts.trust)?;
+        // One snapshot for every label, judged once per label (each is its own contract).
+        let ex = examine(&snapshot, &label, opts.trust)?;
         let installed = match (at, &checked) {
             (InstalledAt::File(path), _) => installed_file(path, &ex, opts)?,
             (_, Some(c)) => installed::read(
@@ -511,7 +504,8 @@ fn capture_and_examine(
         None => label_of(&snapshot)?,
     };
     validate_label(&label)?;
-    examine(snapshot, &label, trust).map(Ok)
+    // The snapshot is dropped here: everything later uses the judgement and bytes in memory.
+    examine(&snapshot, &label, trust).map(Ok)
 }
 
 impl Run<'_, '_> {
@@ -591,12 +585,7 @@ impl Run<'_, '_> {
             true,
         ));
         let job = job.ok_or_else(|| InstallError::HelperUnreadable {
-            path: self
-                .ex
-                .snapshot
-                .original()
-                .join(LAUNCH_SERVICES_DIR)
-                .join(&label),
+            path: self.ex.original.join(LAUNCH_SERVICES_DIR).join(&label),
             reason: "the examined helper has no launchd plist to install".into(),
         })?;
         self.execute(report, &dirs, &facts, &action, &job, old_version.as_deref())
@@ -615,12 +604,7 @@ impl Run<'_, '_> {
         let (Ok((_, helper)), Some(requirement)) = (&self.ex.helper, facts.requirement.as_deref())
         else {
             return Err(InstallError::HelperUnreadable {
-                path: self
-                    .ex
-                    .snapshot
-                    .original()
-                    .join(LAUNCH_SERVICES_DIR)
-                    .join(label),
+                path: self.ex.original.join(LAUNCH_SERVICES_DIR).join(label),
                 reason: "the examined helper could not be read".into(),
             });
         };
